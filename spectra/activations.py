@@ -1,0 +1,139 @@
+"""Elementwise activations with their first and second derivatives.
+
+One registry serves mean-field theory (numpy, float64), free probability (the law of
+phi'(h)^2, THEORY.md [T28]) and the networks (torch). An activation is looked up by name
+(``tanh``, ``erf``, ``relu``, ``linear``) or given as a callable; for a callable the
+derivatives are taken with ``torch.func.grad``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import special
+
+from .errors import SpectraError
+
+__all__ = ["Activation", "get_activation", "ACTIVATIONS"]
+
+_SQRT_PI = math.sqrt(math.pi)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise nonlinearity phi with phi' and phi''.
+
+    ``phi``, ``dphi``, ``d2phi`` act on numpy arrays (float64); ``torch_phi`` and
+    ``torch_dphi`` act on torch tensors of any dtype/device. ``odd`` is True when
+    phi(-x) = -phi(x) (used for c* = 0 at sigma_b = 0, THEORY.md [T16]).
+    """
+
+    name: str
+    phi: Callable[[np.ndarray], np.ndarray]
+    dphi: Callable[[np.ndarray], np.ndarray]
+    d2phi: Callable[[np.ndarray], np.ndarray]
+    torch_phi: Callable[[torch.Tensor], torch.Tensor]
+    torch_dphi: Callable[[torch.Tensor], torch.Tensor]
+    odd: bool = False
+
+
+def _tanh() -> Activation:
+    def dphi(x):
+        return 1.0 / np.cosh(x) ** 2
+
+    def d2phi(x):
+        return -2.0 * np.tanh(x) / np.cosh(x) ** 2
+
+    return Activation(
+        "tanh", np.tanh, dphi, d2phi, torch.tanh, lambda x: 1.0 - torch.tanh(x) ** 2, odd=True
+    )
+
+
+def _erf() -> Activation:
+    def dphi(x):
+        return 2.0 / _SQRT_PI * np.exp(-(x**2))
+
+    def d2phi(x):
+        return -4.0 / _SQRT_PI * x * np.exp(-(x**2))
+
+    return Activation(
+        "erf",
+        special.erf,
+        dphi,
+        d2phi,
+        torch.erf,
+        lambda x: (2.0 / _SQRT_PI) * torch.exp(-(x**2)),
+        odd=True,
+    )
+
+
+def _relu() -> Activation:
+    return Activation(
+        "relu",
+        lambda x: np.maximum(x, 0.0),
+        lambda x: (np.asarray(x) > 0).astype(np.float64),
+        lambda x: np.zeros_like(np.asarray(x, dtype=np.float64)),
+        torch.relu,
+        lambda x: (x > 0).to(x.dtype),
+    )
+
+
+def _linear() -> Activation:
+    return Activation(
+        "linear",
+        lambda x: np.asarray(x, dtype=np.float64),
+        lambda x: np.ones_like(np.asarray(x, dtype=np.float64)),
+        lambda x: np.zeros_like(np.asarray(x, dtype=np.float64)),
+        lambda x: x,
+        lambda x: torch.ones_like(x),
+        odd=True,
+    )
+
+
+ACTIVATIONS: dict[str, Callable[[], Activation]] = {
+    "tanh": _tanh,
+    "erf": _erf,
+    "relu": _relu,
+    "linear": _linear,
+}
+
+
+def _from_callable(fn: Callable, name: str) -> Activation:
+    """Wrap a torch-traceable scalar function; derivatives by ``torch.func``."""
+    d1 = torch.func.vmap(torch.func.grad(fn))
+    d2 = torch.func.vmap(torch.func.grad(torch.func.grad(fn)))
+
+    def np_wrap(f):
+        def g(x):
+            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+            return f(t.reshape(-1)).reshape(t.shape).numpy()
+
+        return g
+
+    def torch_d1(x):
+        return d1(x.reshape(-1)).reshape(x.shape)
+
+    return Activation(name, np_wrap(fn), np_wrap(d1), np_wrap(d2), fn, torch_d1, odd=False)
+
+
+def get_activation(activation: str | Callable | Activation) -> Activation:
+    """Return the :class:`Activation` for a name, a torch callable, or pass one through.
+
+    Raises :class:`SpectraError` for an unknown name.
+    """
+    if isinstance(activation, Activation):
+        return activation
+    if isinstance(activation, str):
+        key = activation.lower()
+        if key not in ACTIVATIONS:
+            raise SpectraError(
+                f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        return ACTIVATIONS[key]()
+    if callable(activation):
+        return _from_callable(activation, getattr(activation, "__name__", "custom"))
+    raise SpectraError(f"activation must be a name or a callable, got {type(activation).__name__}")

@@ -1,0 +1,200 @@
+"""What every CLI command shares: the typer app, common options, the one-line error
+path, atomic outputs with ``run.json``, devices, dtypes and rich progress.
+
+Command modules (``spectra/cli/<name>.py``) import :data:`app` from here and register
+their commands with ``@app.command()``; ``spectra/cli/__init__.py`` imports them all.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+# Recent typer vendors its own copy of click; catch both so either version works.
+_CLICK_ERRORS: tuple[type[BaseException], ...] = (click.ClickException,)
+_ABORTS: tuple[type[BaseException], ...] = (click.Abort,)
+try:
+    from typer import _click as _vendored_click
+    from typer import exceptions as _typer_exceptions
+
+    _CLICK_ERRORS += (_vendored_click.ClickException,)
+    _ABORTS += (_typer_exceptions.Abort,)
+except (ImportError, AttributeError):  # pragma: no cover - older typer
+    pass
+
+from ..errors import SpectraError
+from ..tables import atomic_output, run_metadata, write_run_json
+
+__all__ = [
+    "app",
+    "SpectraGroup",
+    "SeedOpt",
+    "DeviceOpt",
+    "DtypeOpt",
+    "QuietOpt",
+    "OutOpt",
+    "resolve_device",
+    "resolve_dtype",
+    "command_run",
+    "RunContext",
+    "progress_bar",
+    "echo",
+    "parse_int_list",
+]
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+class SpectraGroup(TyperGroup):
+    """Typer group whose errors are one line on stderr with exit code 2, no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except SpectraError as e:
+            typer.echo(f"spectra: error: {_one_line(e)}", err=True)
+            sys.exit(2)
+        except _CLICK_ERRORS as e:
+            typer.echo(f"spectra: error: {_one_line(e.format_message())}", err=True)
+            sys.exit(e.exit_code if e.exit_code else 2)
+        except _ABORTS:
+            typer.echo("spectra: aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=SpectraGroup,
+    name="spectra",
+    help="Signal propagation and Jacobian spectra of very deep vanilla CNNs (Xiao et al. 2018).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (every CSV row carries it).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32 | float64.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+
+
+OutOpt = Annotated[
+    Path, typer.Option("--out", help="Output folder; files appear only when the run is complete.")
+]
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' if available else 'cpu'; validate 'cpu' / 'cuda' / 'cuda:N'."""
+    import torch
+
+    d = device.lower()
+    if d == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if d == "cpu":
+        return "cpu"
+    if d.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SpectraError(f"device {device!r} requested but no CUDA GPU is available")
+        return d
+    raise SpectraError(f"unknown device {device!r}; choose auto, cpu or cuda")
+
+
+def resolve_dtype(dtype: str):
+    """'float32' | 'float64' -> the torch dtype."""
+    import torch
+
+    table = {"float32": torch.float32, "float64": torch.float64}
+    if dtype not in table:
+        raise SpectraError(f"unknown dtype {dtype!r}; choose float32 or float64")
+    return table[dtype]
+
+
+def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
+    """'2,4,8' -> [2, 4, 8]; a one-line SpectraError names the option on bad input."""
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise SpectraError(f"{name} must be a comma-separated list of integers, got {text!r}")
+    if not values or min(values) < minimum:
+        raise SpectraError(f"{name} must be integers >= {minimum}, got {text!r}")
+    return values
+
+
+@dataclass
+class RunContext:
+    """Handed to a command body: the temporary folder to write into, and run.json extras."""
+
+    folder: Path
+    quiet: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def command_run(
+    out: Path, *, seed: int | None, device: str | None, quiet: bool, **meta: Any
+) -> Iterator[RunContext]:
+    """Run a command body writing into a temp folder; on success add ``run.json``
+    (command line, versions, seed, device, wall time) and move everything into ``out``."""
+    t0 = time.perf_counter()
+    with atomic_output(out) as tmp:
+        ctx = RunContext(folder=tmp, quiet=quiet, meta=dict(meta))
+        yield ctx
+        write_run_json(
+            tmp,
+            run_metadata(seed=seed, device=device, seconds=time.perf_counter() - t0, **ctx.meta),
+        )
+
+
+@contextmanager
+def progress_bar(description: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n=1)``; draws a rich progress bar on stderr unless ``quiet``."""
+    if quiet:
+        with nullcontext():
+            yield lambda n=1: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda n=1: prog.advance(task, n)
+
+
+def echo(message: str, quiet: bool = False) -> None:
+    """Print a line to stdout unless ``quiet``."""
+    if not quiet:
+        typer.echo(message)

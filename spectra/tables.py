@@ -1,0 +1,108 @@
+"""Tidy tables, atomic outputs and run metadata.
+
+Everything a command writes goes first into a temporary folder beside ``--out`` and is
+moved into place only when the command has finished, so a failed or interrupted run
+leaves no half-written files. CSVs are written with a fixed float format so that the
+same seed gives the same bytes on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["write_csv", "atomic_output", "run_metadata", "write_run_json", "FLOAT_FORMAT"]
+
+#: 17 significant digits: float64 round-trips exactly, and the bytes are deterministic.
+FLOAT_FORMAT = "%.17g"
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``df`` to ``path`` (no index, ``%.17g`` floats, '\\n' line ends) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextmanager
+def atomic_output(out: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary folder; on success move its files into ``out``.
+
+    Files already in ``out`` that the run did not produce are kept; files it produced
+    replace their namesakes. On any exception the temporary folder is removed and
+    ``out`` is untouched (not even created).
+    """
+    out = Path(out)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        yield tmp
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            target = out / item.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in ("spectra", "torch", "numpy", "scipy", "pandas", "seaborn", "typer"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def run_metadata(
+    *,
+    command: list[str] | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    seconds: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The run record: command line, package versions, seed, device, wall time, host."""
+    return {
+        "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "seed": seed,
+        "device": device,
+        "seconds": seconds,
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
+    }
+
+
+def write_run_json(folder: str | os.PathLike, meta: dict[str, Any]) -> Path:
+    """Write ``meta`` as ``run.json`` in ``folder``."""
+    path = Path(folder) / "run.json"
+    path.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+    return path
