@@ -19,6 +19,9 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from ..errors import SpectraError
+from ..tables import atomic_output, run_metadata, write_run_json
+
 # Recent typer vendors its own copy of click; catch both so either version works.
 _CLICK_ERRORS: tuple[type[BaseException], ...] = (click.ClickException,)
 _ABORTS: tuple[type[BaseException], ...] = (click.Abort,)
@@ -30,9 +33,6 @@ try:
     _ABORTS += (_typer_exceptions.Abort,)
 except (ImportError, AttributeError):  # pragma: no cover - older typer
     pass
-
-from ..errors import SpectraError
-from ..tables import atomic_output, run_metadata, write_run_json
 
 __all__ = [
     "app",
@@ -133,7 +133,7 @@ def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
     try:
         values = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise SpectraError(f"{name} must be a comma-separated list of integers, got {text!r}")
+        raise SpectraError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
     if not values or min(values) < minimum:
         raise SpectraError(f"{name} must be integers >= {minimum}, got {text!r}")
     return values
