@@ -133,7 +133,8 @@ def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
     try:
         values = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise SpectraError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
+        msg = f"{name} must be a comma-separated list of integers, got {text!r}"
+        raise SpectraError(msg) from None
     if not values or min(values) < minimum:
         raise SpectraError(f"{name} must be integers >= {minimum}, got {text!r}")
     return values
