@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from scipy import special
+
+if TYPE_CHECKING:  # torch is imported lazily so `import spectra` (and the CLI) stay fast
+    import torch
 
 from .errors import SpectraError
 
@@ -42,6 +45,8 @@ class Activation:
 
 
 def _tanh() -> Activation:
+    import torch
+
     def dphi(x):
         return 1.0 / np.cosh(x) ** 2
 
@@ -54,6 +59,8 @@ def _tanh() -> Activation:
 
 
 def _erf() -> Activation:
+    import torch
+
     def dphi(x):
         return 2.0 / _SQRT_PI * np.exp(-(x**2))
 
@@ -72,6 +79,8 @@ def _erf() -> Activation:
 
 
 def _relu() -> Activation:
+    import torch
+
     return Activation(
         "relu",
         lambda x: np.maximum(x, 0.0),
@@ -83,6 +92,8 @@ def _relu() -> Activation:
 
 
 def _linear() -> Activation:
+    import torch
+
     return Activation(
         "linear",
         lambda x: np.asarray(x, dtype=np.float64),
@@ -104,6 +115,8 @@ ACTIVATIONS: dict[str, Callable[[], Activation]] = {
 
 def _from_callable(fn: Callable, name: str) -> Activation:
     """Wrap a torch-traceable scalar function; derivatives by ``torch.func``."""
+    import torch
+
     d1 = torch.func.vmap(torch.func.grad(fn))
     d2 = torch.func.vmap(torch.func.grad(torch.func.grad(fn)))
 

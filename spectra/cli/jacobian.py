@@ -1,0 +1,143 @@
+"""``spectra jacobian``: every singular value of the input-output Jacobian of a deep
+circular CNN (THEORY [T21]-[T24]) against the free-probability law ([T29], [T34]).
+
+A thin wrapper over :mod:`spectra.jacobian`; heavy imports stay inside the command body.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import SpectraError
+from .common import (
+    DeviceOpt,
+    DtypeOpt,
+    OutOpt,
+    QuietOpt,
+    SeedOpt,
+    app,
+    command_run,
+    echo,
+    progress_bar,
+    resolve_device,
+    resolve_dtype,
+)
+
+#: The input x0 is drawn from a generator seeded with seed + this offset (the layers use
+#: ``seed`` itself, exactly as ``VanillaCNN(generator=torch.Generator().manual_seed(seed))``).
+INPUT_SEED_OFFSET = 0x9E3779B9
+
+
+def _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps,
+              probes) -> None:
+    from ..jacobian import METHODS
+
+    if depth < 1:
+        raise SpectraError(f"--depth must be >= 1, got {depth}")
+    if channels < 1:
+        raise SpectraError(f"--channels must be >= 1, got {channels}")
+    if size < 1:
+        raise SpectraError(f"--size must be >= 1, got {size}")
+    if kernel < 1 or kernel % 2 == 0:
+        raise SpectraError(f"--kernel must be an odd integer >= 1, got {kernel}")
+    if dim not in (1, 2):
+        raise SpectraError(f"--dim must be 1 or 2, got {dim}")
+    if method not in METHODS:
+        raise SpectraError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
+    if lanczos_steps < 2 or probes < 1:
+        raise SpectraError("--lanczos-steps must be >= 2 and --probes >= 1")
+    from ..kernels import INIT_NAMES
+
+    if init not in INIT_NAMES:
+        raise SpectraError(f"unknown --init {init!r}; choose one of {', '.join(INIT_NAMES)}")
+
+
+@app.command()
+def jacobian(
+    init: Annotated[str, typer.Option("--init", help="gaussian|orth|delta-orth|gs0..gs4")] = (
+        "orth"
+    ),
+    depth: Annotated[int, typer.Option("--depth", help="Number of conv layers L.")] = 4000,
+    channels: Annotated[int, typer.Option("--channels", help="Channels c.")] = 16,
+    size: Annotated[int, typer.Option("--size", help="Spatial size n.")] = 8,
+    kernel: Annotated[int, typer.Option("--kernel", help="Odd kernel size k.")] = 3,
+    dim: Annotated[int, typer.Option("--dim", help="Spatial dimensions: 1 or 2.")] = 2,
+    activation: Annotated[str, typer.Option("--activation", help="tanh|erf|relu|linear")] = (
+        "tanh"
+    ),
+    q_star: Annotated[
+        float | None, typer.Option("--q-star", help="Critical point with this q* [T16].")
+    ] = None,
+    sigma_w: Annotated[float | None, typer.Option("--sigma-w", help="Weight std.")] = None,
+    sigma_b: Annotated[float | None, typer.Option("--sigma-b", help="Bias std.")] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="auto|forward|dense|stable|lanczos")
+    ] = "auto",
+    theory: Annotated[
+        bool, typer.Option("--theory/--no-theory", help="Free-probability columns/overlay.")
+    ] = True,
+    lanczos_steps: Annotated[int, typer.Option("--lanczos-steps", help="Lanczos steps.")] = 80,
+    probes: Annotated[int, typer.Option("--probes", help="Lanczos probe vectors.")] = 4,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "float32",
+    out: OutOpt = Path("."),
+    quiet: QuietOpt = False,
+) -> None:
+    """Singular values of the Jacobian of `depth` circular convs + activation [T21].
+
+    Default operating point: critical with q* = 1/depth. Writes singular_values.csv (or
+    density.csv with --method lanczos), summary.csv, jacobian.png and run.json.
+    """
+    _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps,
+              probes)
+    tdtype = resolve_dtype(dtype)
+    dev = resolve_device(device)
+
+    import torch
+
+    from ..activations import get_activation
+    from ..jacobian import DENSE_MAX_N, ConvStack, spectrum, tune_allocator
+    from ..kernels import conv_kernel
+    from ..network import BlockSpec, fixed_point_input, resolve_operating_point
+
+    act = get_activation(activation)
+    sw, sb, qs = resolve_operating_point(
+        depth, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=act
+    )
+    spec = BlockSpec(depth, channels, size, kernel, dim, init, sw, sb)
+    if method == "dense" and spec.n_features > DENSE_MAX_N:
+        raise SpectraError(f"--method dense needs N = c n^dim <= {DENSE_MAX_N}, got "
+                           f"{spec.n_features}")
+    conv_kernel(init, channels, channels, kernel, dim=dim, sigma_w=sw)  # fail before output
+    tune_allocator()
+
+    g_in = torch.Generator().manual_seed(seed + INPUT_SEED_OFFSET)
+    x0 = fixed_point_input(channels, size, dim=dim, q_star=qs, activation=act, generator=g_in)
+    stack = ConvStack.from_spec(spec, x0, act, seed=seed)
+    config = {
+        "init": init, "activation": act.name, "depth": depth, "channels": channels,
+        "size": size, "kernel": kernel, "dim": dim, "sigma_w": sw, "sigma_b": sb,
+        "q_star": qs, "dtype": dtype,
+    }
+    with command_run(out, seed=seed, device=dev, quiet=quiet, **config) as ctx:
+        with progress_bar(f"layers ({method})", depth, quiet) as advance:
+            res = spectrum(
+                stack, method, dtype=tdtype, device=dev, progress=advance,
+                lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
+            )
+        from ..jacobian_report import write_outputs
+
+        summary = write_outputs(ctx.folder, res, config, seed=seed, theory=theory)
+        ctx.meta["method"] = res.method
+        ctx.meta["method_reason"] = res.reason
+        echo(
+            f"{res.method}: N = {spec.n_features}, s_max = {summary['s_max']:.6g}, "
+            f"s_min = {summary['s_min']:.6g}, mean s^2 = {summary['mean_sq']:.6g} "
+            f"(theory {summary['theory_mean_sq']:.6g}), ks = {summary['ks']:.3g}, "
+            f"{summary['seconds']:.2f} s [{res.reason}]",
+            quiet,
+        )

@@ -1,0 +1,195 @@
+"""Mean-field commands: ``spectra meanfield``, ``spectra phase``, ``spectra modes``.
+
+Thin wrappers over :mod:`spectra.meanfield` (THEORY.md [T10]-[T19]); heavy imports stay
+inside the command bodies so start-up is fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import SpectraError
+from .common import OutOpt, QuietOpt, SeedOpt, app, command_run, echo, progress_bar
+
+ActOpt = Annotated[str, typer.Option("--activation", help="tanh | erf | relu | linear.")]
+
+_COLUMNS = [
+    "activation",
+    "sigma_w",
+    "sigma_b",
+    "q_star",
+    "c_star",
+    "chi_1",
+    "chi_c",
+    "chi_q",
+    "xi_c",
+    "xi_q",
+]
+
+
+def _check_activation(name: str) -> str:
+    from ..meanfield import resolve_activation
+
+    return resolve_activation(name).name
+
+
+@app.command()
+def meanfield(
+    sigma_w: Annotated[
+        float | None, typer.Option("--sigma-w", help="Weight std sigma_w (> 0).")
+    ] = None,
+    sigma_b: Annotated[
+        float | None, typer.Option("--sigma-b", help="Bias std sigma_b (>= 0).")
+    ] = None,
+    critical: Annotated[
+        bool, typer.Option("--critical", help="Put sigma_w on the critical line chi_1 = 1.")
+    ] = False,
+    activation: ActOpt = "tanh",
+    out: OutOpt = Path("."),
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fixed points q*, c*, slopes chi_1, chi_c, chi_q and depth scales at one point.
+
+    Writes meanfield.csv (activation, sigma_w, sigma_b, q_star, c_star, chi_1, chi_c,
+    chi_q, xi_c, xi_q) and run.json. No randomness: --seed is only recorded.
+    """
+    from .. import meanfield as mf
+
+    act = _check_activation(activation)
+    if sigma_b is None:
+        raise SpectraError("--sigma-b is required")
+    if critical and sigma_w is not None:
+        raise SpectraError("give either --critical or --sigma-w, not both")
+    if not critical and sigma_w is None:
+        raise SpectraError("give --sigma-w W, or --critical to use the critical sigma_w")
+    if critical:
+        sigma_w = mf.critical_sigma_w(sigma_b, act)
+    row = mf.mean_field(sigma_w, sigma_b, act)  # validates sigma_w, sigma_b (one-line errors)
+
+    import pandas as pd
+
+    from ..tables import write_csv
+
+    with command_run(out, seed=seed, device=None, quiet=quiet, critical=critical) as ctx:
+        write_csv(pd.DataFrame([row], columns=_COLUMNS), ctx.folder / "meanfield.csv")
+    width = max(len(c) for c in _COLUMNS)
+    for k in _COLUMNS:
+        v = row[k]
+        echo(f"{k:<{width}}  {v if isinstance(v, str) else f'{v:.10g}'}", quiet)
+
+
+@app.command()
+def phase(
+    activation: ActOpt = "tanh",
+    points: Annotated[int, typer.Option("--points", min=2, help="Grid points per axis.")] = 300,
+    sigma_w2_min: Annotated[float, typer.Option("--sigma-w2-min")] = 0.5,
+    sigma_w2_max: Annotated[float, typer.Option("--sigma-w2-max")] = 4.0,
+    sigma_b2_max: Annotated[float, typer.Option("--sigma-b2-max")] = 0.5,
+    out: OutOpt = Path("."),
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """The (sigma_w^2, sigma_b^2) phase diagram: ordered/chaotic, critical line, xi_c.
+
+    Writes phase.csv (one row per grid point), critical_line.csv (q_star, sigma_w2,
+    sigma_b2, ...) and phase.png. Deterministic: --seed is only recorded.
+    """
+    act = _check_activation(activation)
+    if not (0 < sigma_w2_min < sigma_w2_max) or not sigma_b2_max > 0:
+        raise SpectraError("need 0 < --sigma-w2-min < --sigma-w2-max and --sigma-b2-max > 0")
+    import numpy as np
+
+    from ..meanfield_grid import critical_line, phase_grid
+    from ..tables import write_csv
+
+    a = np.linspace(sigma_w2_min, sigma_w2_max, points)
+    b = np.linspace(0.0, sigma_b2_max, points)
+    with command_run(out, seed=seed, device=None, quiet=quiet, activation=act) as ctx:
+        with progress_bar("phase grid", 3, quiet) as advance:
+            grid = phase_grid(a, b, act, progress=advance)
+        line = critical_line(np.logspace(-4, np.log10(20.0), 400), act)
+        grid.insert(0, "seed", seed)
+        write_csv(grid, ctx.folder / "phase.csv")
+        write_csv(line, ctx.folder / "critical_line.csv")
+        from ..plots.meanfield import phase_figure
+
+        fig = phase_figure(grid, line)
+        fig.savefig(ctx.folder / "phase.png", dpi=130)
+    counts = grid["phase"].value_counts().to_dict()
+    echo(f"{points}x{points} grid ({act}): {counts}; wrote {out}/phase.csv, phase.png", quiet)
+
+
+@app.command()
+def modes(
+    init: Annotated[
+        str, typer.Option("--init", help="Comma list of init names (gs0..gs4, gaussian, ...).")
+    ] = "gs0,gs1,gs2,gs3,gs4",
+    variance: Annotated[
+        str | None,
+        typer.Option("--variance", help="Explicit variance vector 'v1,v2,...' (k or k*k values)."),
+    ] = None,
+    size: Annotated[int, typer.Option("--size", min=1, help="Spatial size n.")] = 8,
+    kernel: Annotated[int, typer.Option("--kernel", min=1, help="Kernel size k (odd).")] = 3,
+    dim: Annotated[int, typer.Option("--dim", min=1, max=2, help="1 or 2.")] = 2,
+    sigma_w: Annotated[float | None, typer.Option("--sigma-w")] = None,
+    sigma_b: Annotated[float | None, typer.Option("--sigma-b")] = None,
+    activation: ActOpt = "tanh",
+    out: OutOpt = Path("."),
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fourier-mode eigenvalues lambda_m and depth scales xi_m of variance vectors.
+
+    chi_c* comes from --sigma-w/--sigma-b (both), else 1 (critical). Writes modes.csv
+    and modes.png (the paper's Fig 4(b) for the default GS family on 8x8).
+    """
+    import numpy as np
+
+    from .. import meanfield as mf
+
+    act = _check_activation(activation)
+    if (sigma_w is None) != (sigma_b is None):
+        raise SpectraError("give both --sigma-w and --sigma-b, or neither (chi_c = 1)")
+    chi = 1.0 if sigma_w is None else mf.chi_c(sigma_w, sigma_b, act)
+    if kernel % 2 == 0:
+        raise SpectraError(f"--kernel must be odd, got {kernel}")
+    vectors: dict = {}
+    if variance is not None:
+        try:
+            vals = np.array([float(t) for t in variance.split(",") if t.strip()])
+        except ValueError:
+            msg = f"--variance must be comma-separated numbers, got {variance!r}"
+            raise SpectraError(msg) from None
+        if vals.size == kernel**dim:
+            v = vals.reshape((kernel,) * dim)
+        else:
+            raise SpectraError(f"--variance needs {kernel**dim} values for --kernel {kernel}")
+        vectors["custom"] = v
+    else:
+        from ..kernels import variance_vector
+
+        for name in [t.strip() for t in init.split(",") if t.strip()]:
+            vectors[name] = variance_vector(name, kernel, dim)
+    from ..meanfield_modes import fourier_eigenvalues, modes_frame
+
+    for v in vectors.values():
+        fourier_eigenvalues(v, size)  # validates before any output
+    from ..tables import write_csv
+
+    with command_run(out, seed=seed, device=None, quiet=quiet, chi_c=chi) as ctx:
+        df = modes_frame(vectors, size, chi)
+        df.insert(0, "seed", seed)
+        write_csv(df, ctx.folder / "modes.csv")
+        from ..plots.meanfield import modes_figure
+
+        modes_figure(df).savefig(ctx.folder / "modes.png", dpi=130)
+    for name, d in df.groupby("name", sort=False):
+        echo(
+            f"{name}: min|lambda|={d['abs_lambda'].min():.6g} mean|lambda|="
+            f"{d['abs_lambda'].mean():.6g}",
+            quiet,
+        )

@@ -1,0 +1,347 @@
+"""``spectra train``, ``spectra correlate`` and ``spectra trainability``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import (
+    DeviceOpt,
+    DtypeOpt,
+    OutOpt,
+    QuietOpt,
+    SeedOpt,
+    app,
+    command_run,
+    echo,
+    progress_bar,
+    resolve_device,
+)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Folder holding the data set files (see spectra.data)."),
+]
+
+
+@app.command("train")
+def train_cmd(
+    out: OutOpt,
+    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")] = (
+        "fashion-mnist"
+    ),
+    data_dir: DataDirOpt = None,
+    init: Annotated[str, typer.Option(help="gaussian | orth | delta-orth | gs0..gs4")] = (
+        "delta-orth"
+    ),
+    depth: Annotated[int, typer.Option(min=1, help="Convolutions in the block.")] = 10,
+    channels: Annotated[int, typer.Option(min=1)] = 16,
+    steps: Annotated[int, typer.Option(min=0, help="Total SGD/Adam steps.")] = 1000,
+    lr: Annotated[float, typer.Option(help="Base learning rate.")] = 1e-2,
+    batch_size: Annotated[int, typer.Option(min=1)] = 100,
+    optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
+    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.9,
+    eval_every: Annotated[int, typer.Option(min=1, help="Evaluate every N steps.")] = 100,
+    eval_size: Annotated[
+        int | None, typer.Option(min=1, help="Evaluate on the first N test images.")
+    ] = None,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 50,
+    sigma_w: Annotated[float | None, typer.Option("--sigma-w")] = None,
+    sigma_b: Annotated[float | None, typer.Option("--sigma-b")] = None,
+    q_star: Annotated[float | None, typer.Option("--q-star", help="Default 1/depth.")] = None,
+    lr_scaling: Annotated[
+        str, typer.Option(help="depth (what deep nets need, see docs) | none")
+    ] = "depth",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "float32",
+    quiet: QuietOpt = False,
+) -> None:
+    """Train one vanilla CNN; writes history.csv, checkpoint.pt, learning_curve.png.
+
+    Running the same command on the same --out resumes from the last checkpoint.
+    """
+    from ..train import TrainConfig
+
+    cfg = TrainConfig(
+        dataset=dataset,
+        init=init,
+        depth=depth,
+        channels=channels,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        momentum=momentum,
+        eval_every=eval_every,
+        eval_size=eval_size,
+        checkpoint_every=checkpoint_every,
+        sigma_w=sigma_w,
+        sigma_b=sigma_b,
+        q_star=q_star,
+        lr_scaling=lr_scaling,
+        dtype=dtype,
+        seed=seed,
+    )
+    cfg.validate()
+    dev = resolve_device(device)
+    from ..data import load_dataset
+    from ..train import check_resumable, train
+
+    data = load_dataset(dataset, data_dir)
+    check_resumable(cfg, out)
+    with command_run(out, seed=seed, device=dev, quiet=quiet, config=cfg.identity()) as ctx:
+        done = _steps_done(out)
+        with progress_bar(f"train depth {depth}", steps, quiet) as advance:
+            advance(min(done, steps))
+            hist = train(cfg, out, data=data, device=dev, progress=advance)
+        from ..plots.training import learning_curves
+
+        fig = learning_curves(hist)
+        fig.savefig(ctx.folder / "learning_curve.png", dpi=120)
+        te = hist[hist["split"] == "test"]
+        if len(te):
+            last = te.iloc[-1]
+            echo(f"step {int(last['step'])}: test accuracy {last['accuracy']:.4f}", quiet)
+
+
+def _steps_done(out: Path) -> int:
+    hist = Path(out) / "history.csv"
+    if not hist.exists():
+        return 0
+    import pandas as pd
+
+    df = pd.read_csv(hist)
+    tr = df[df["split"] == "train"]
+    return int(tr["step"].max()) if len(tr) else 0
+
+
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default: local."),
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Local worker processes.")]
+
+
+@app.command("correlate")
+def correlate_cmd(
+    out: OutOpt,
+    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")] = (
+        "digits"
+    ),
+    data_dir: DataDirOpt = None,
+    inits: Annotated[str, typer.Option(help="Comma-separated init names.")] = (
+        "gaussian,orth,delta-orth"
+    ),
+    depths: Annotated[str, typer.Option(help="Comma-separated depths.")] = "4,16,64,128",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds (one run each).")] = "0",
+    channels: Annotated[int, typer.Option(min=1)] = 8,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps per run (K).")] = 300,
+    target: Annotated[float, typer.Option(help="Target running train accuracy.")] = 0.8,
+    window: Annotated[int, typer.Option(min=1, help="Running-mean length (steps).")] = 20,
+    lr: Annotated[float, typer.Option()] = 1e-2,
+    optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
+    momentum: Annotated[float, typer.Option()] = 0.9,
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    lr_scaling: Annotated[str, typer.Option(help="depth | none")] = "depth",
+    statistic: Annotated[str, typer.Option(help="Headline spectral statistic.")] = "var_sq",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+    quiet: QuietOpt = False,
+) -> None:
+    """Jacobian conditioning at init vs training speed over inits x depths x seeds.
+
+    Writes correlation.csv (one row per run), spearman.csv and correlate.png; finished
+    runs are cached in OUT/jobs/ so an interrupted sweep resumes.
+    """
+    from ..errors import SpectraError
+    from ..kernels import INIT_NAMES
+    from .common import parse_int_list
+
+    init_list = [s.strip() for s in inits.split(",") if s.strip()]
+    for name in init_list:
+        if name not in INIT_NAMES:
+            raise SpectraError(f"unknown init {name!r}; choose from {', '.join(INIT_NAMES)}")
+    depth_list = parse_int_list(depths, "--depths")
+    seed_list = parse_int_list(seeds, "--seeds", minimum=0)
+    from ..studies import SPECTRAL_STATS
+
+    if statistic not in SPECTRAL_STATS:
+        raise SpectraError(f"unknown --statistic {statistic!r}; choose {', '.join(SPECTRAL_STATS)}")
+    if not 0 < target <= 1:
+        raise SpectraError(f"--target must be in (0, 1], got {target}")
+    if resolve_device(device) != "cpu":
+        raise SpectraError("correlate runs its jobs on the CPU; use --device cpu")
+    base = dict(
+        dataset=dataset,
+        channels=channels,
+        steps=steps,
+        target=target,
+        window=window,
+        lr=lr,
+        optimizer=optimizer,
+        momentum=momentum,
+        batch_size=batch_size,
+        lr_scaling=lr_scaling,
+    )
+    from ..train import TrainConfig
+
+    configs = []
+    for init in init_list:
+        for d in depth_list:
+            for s in seed_list:
+                c = dict(base, init=init, depth=d, seed=s + seed)
+                TrainConfig(
+                    **{k: v for k, v in c.items() if k not in ("target", "window")}
+                ).validate()
+                configs.append(c)
+    from ..data import load_dataset
+
+    load_dataset(dataset, data_dir)  # fail fast, before any file is written
+    for c in configs:
+        if data_dir is not None:
+            c["data_dir"] = str(data_dir)
+
+    from ..studies import correlate_job, spearman_table
+    from ..sweep import run_jobs
+    from ..tables import write_csv
+
+    with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
+        with progress_bar("correlate", len(configs), quiet) as advance:
+            df = run_jobs(
+                correlate_job,
+                configs,
+                out / "jobs",
+                scheduler=scheduler,
+                workers=workers,
+                progress=advance,
+            )
+        rho = spearman_table(df)
+        write_csv(df, ctx.folder / "correlation.csv")
+        write_csv(rho, ctx.folder / "spearman.csv")
+        from ..plots.training import correlation_scatter
+
+        head = rho[(rho.statistic == statistic) & (rho.speed == "steps_to_target")]
+        r = float(head["rho"].iloc[0])
+        plot_df = df.assign(steps_to_target=df["steps_to_target"].fillna(steps + 1))
+        fig = correlation_scatter(plot_df, x=statistic, y="steps_to_target", rho=r)
+        fig.savefig(ctx.folder / "correlate.png", dpi=120)
+        echo(f"Spearman rho({statistic}, steps_to_target) = {r:.3f} over {len(df)} runs", quiet)
+
+
+@app.command("trainability")
+def trainability_cmd(
+    out: OutOpt,
+    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")] = (
+        "digits"
+    ),
+    data_dir: DataDirOpt = None,
+    init: Annotated[str, typer.Option()] = "gaussian",
+    sigma_w2: Annotated[
+        str, typer.Option("--sigma-w2", help="Comma-separated sigma_w^2 values.")
+    ] = "0.6,0.8,1.0,1.2,1.4,1.6,2.0,2.5,3.0",
+    sigma_b: Annotated[float, typer.Option("--sigma-b")] = 0.05,
+    depths: Annotated[str, typer.Option(help="Comma-separated depths.")] = "10,20,40,80,140,200",
+    channels: Annotated[int, typer.Option(min=1)] = 8,
+    steps: Annotated[int, typer.Option(min=1, help="K: training steps per cell.")] = 200,
+    lr: Annotated[float, typer.Option()] = 1e-2,
+    optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
+    momentum: Annotated[float, typer.Option()] = 0.9,
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    lr_scaling: Annotated[str, typer.Option(help="depth | none")] = "depth",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 1,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+    quiet: QuietOpt = False,
+) -> None:
+    """The paper's Fig 2: accuracy after K steps over (sigma_w^2, depth), with c*xi_c.
+
+    Writes trainability.csv, fit.csv (the fitted c), xi_c.csv and trainability.png.
+    """
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    from ..errors import SpectraError
+    from ..train import TrainConfig
+    from .common import parse_int_list
+
+    try:
+        sw2 = [float(t) for t in sigma_w2.split(",") if t.strip()]
+    except ValueError:
+        raise SpectraError(
+            f"--sigma-w2 must be comma-separated numbers, got {sigma_w2!r}"
+        ) from None
+    if not sw2 or min(sw2) <= 0:
+        raise SpectraError(f"--sigma-w2 values must be > 0, got {sigma_w2!r}")
+    if sigma_b < 0:
+        raise SpectraError(f"--sigma-b must be >= 0, got {sigma_b}")
+    depth_list = parse_int_list(depths, "--depths")
+    if resolve_device(device) != "cpu":
+        raise SpectraError("trainability runs its jobs on the CPU; use --device cpu")
+    base = dict(
+        dataset=dataset,
+        init=init,
+        channels=channels,
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        momentum=momentum,
+        batch_size=batch_size,
+        lr_scaling=lr_scaling,
+        sigma_b=sigma_b,
+        seed=seed,
+        window=20,
+    )
+    configs = []
+    for d in depth_list:
+        for v in sw2:
+            c = dict(base, depth=d, sigma_w2=v)
+            TrainConfig(
+                **{k: c[k] for k in c if k not in ("window", "sigma_w2")}, sigma_w=math.sqrt(v)
+            ).validate()
+            if data_dir is not None:
+                c["data_dir"] = str(data_dir)
+            configs.append(c)
+    from ..data import load_dataset
+
+    load_dataset(dataset, data_dir)
+    from ..studies import fit_depth_scale, trainability_job, xi_c
+    from ..sweep import run_jobs
+    from ..tables import write_csv
+
+    with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
+        with progress_bar("trainability", len(configs), quiet) as advance:
+            df = run_jobs(
+                trainability_job,
+                configs,
+                out / "jobs",
+                scheduler=scheduler,
+                workers=workers,
+                progress=advance,
+            )
+        fit = fit_depth_scale(df)
+        fine = np.linspace(min(sw2), max(sw2), 200)
+        curve = pd.DataFrame(
+            {"sigma_w2": fine, "xi_c": [xi_c(math.sqrt(v), sigma_b) for v in fine]}
+        )
+        curve["depth"] = fit["c"] * curve["xi_c"]
+        curve["seed"] = seed
+        write_csv(df, ctx.folder / "trainability.csv")
+        write_csv(
+            pd.DataFrame([{**fit, "sigma_b": sigma_b, "steps": steps, "seed": seed}]),
+            ctx.folder / "fit.csv",
+        )
+        write_csv(curve, ctx.folder / "xi_c.csv")
+        from ..plots.training import trainability_heatmap
+
+        shown = curve[curve["depth"] <= 1.5 * max(depth_list)]
+        fig = trainability_heatmap(df, curve=shown, fit_c=fit["c"])
+        fig.savefig(ctx.folder / "trainability.png", dpi=120)
+        echo(f"fitted c = {fit['c']:.3g} (cells agreeing: {fit['agreement']:.0%})", quiet)

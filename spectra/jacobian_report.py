@@ -1,0 +1,161 @@
+"""Tables and theory columns for Jacobian spectra (the CLI's and experiments' back end).
+
+Turns a :class:`spectra.jacobian.SpectrumResult` into the DESIGN tables:
+``singular_values.csv`` (one row per singular value), ``summary.csv`` (one row), and,
+for Lanczos, ``density.csv`` (``lambda, density, source``), with the free-probability
+columns from :mod:`spectra.rmt` ([T29], [T34]): ``theory_mean_sq``, ``theory_var_sq``,
+``ks`` (KS distance of the empirical s^2 to the law, in log lambda) and ``w1_log``
+(Wasserstein-1 distance of log s^2).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["sv_frame", "summary_row", "theory_frame", "density_frame_lanczos", "write_outputs"]
+
+CONFIG_COLUMNS = (
+    "init", "activation", "depth", "channels", "size", "kernel", "dim",
+    "sigma_w", "sigma_b", "q_star", "dtype", "method", "seed",
+)
+
+
+def sv_frame(log_s: np.ndarray, config: dict, *, method: str, seed: int) -> pd.DataFrame:
+    """One row per singular value: the config columns, ``index`` (0 = largest),
+    ``singular_value`` (exp of the log; 0/inf where it under/overflows float64) and
+    ``log_singular_value`` (natural log, exact)."""
+    n = len(log_s)
+    with np.errstate(over="ignore", under="ignore"):
+        s = np.exp(log_s)
+    df = pd.DataFrame({k: [config[k]] * n for k in CONFIG_COLUMNS if k in config})
+    df["method"] = method
+    df["seed"] = seed
+    df["index"] = np.arange(n)
+    df["singular_value"] = s
+    df["log_singular_value"] = log_s
+    return df[[*CONFIG_COLUMNS, "index", "singular_value", "log_singular_value"]]
+
+
+def theory_frame(config: dict, points: int = 800):
+    """The free-probability density frame of J J^T for ``config`` (or None if the theory
+    does not apply, e.g. an activation it does not know)."""
+    from .errors import SpectraError
+    from .rmt import density_frame
+
+    try:
+        return density_frame(
+            config["depth"], config["init"], sigma_w=config["sigma_w"],
+            sigma_b=config["sigma_b"], activation=config["activation"], points=points,
+        )
+    except (SpectraError, ValueError, ArithmeticError, RuntimeError):
+        return None
+
+
+def _theory_moments(config: dict) -> tuple[float, float]:
+    from .errors import SpectraError
+    from .rmt import theory_moments
+
+    try:
+        m, v = theory_moments(
+            config["depth"], config["init"], sigma_w=config["sigma_w"],
+            sigma_b=config["sigma_b"], activation=config["activation"],
+        )
+        return float(m), float(v)
+    except (SpectraError, ValueError, ArithmeticError, RuntimeError):
+        return math.nan, math.nan
+
+
+def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> dict:
+    """The one-row summary (DESIGN columns plus ``method_reason``, ``log_s_max``,
+    ``log_s_min``, ``w1_log``)."""
+    from .rmt import ks_distance, wasserstein_log
+
+    row = {k: config[k] for k in CONFIG_COLUMNS if k in config}
+    row["method"], row["seed"] = res.method, seed
+    tm, tv = _theory_moments(config) if theory else (math.nan, math.nan)
+    ks = w1 = math.nan
+    if res.log_singular_values is not None:
+        ls = res.log_singular_values
+        with np.errstate(over="ignore", under="ignore"):
+            s2 = np.exp(2.0 * ls)
+        row.update(
+            n=len(ls), mean_sq=float(np.mean(s2)), var_sq=float(np.var(s2)),
+            s_max=float(np.exp(ls[0])), s_min=float(np.exp(ls[-1])),
+            log10_condition=float((ls[0] - ls[-1]) / math.log(10.0)),
+        )
+        if frame is not None:
+            try:
+                ks = ks_distance(ls, frame, log=True)
+                w1 = wasserstein_log(ls, frame, log=True)
+            except (ValueError, ArithmeticError):
+                pass
+        row["log_s_max"], row["log_s_min"] = float(ls[0]), float(ls[-1])
+    else:
+        info = res.info
+        row.update(
+            n=info["n"], mean_sq=info["mean_sq"], var_sq=info["var_sq"],
+            s_max=math.sqrt(info["lambda_max"]), s_min=math.sqrt(max(info["lambda_min"], 0.0)),
+            log10_condition=0.5 * math.log10(info["lambda_max"] / info["lambda_min"])
+            if info["lambda_min"] > 0 else math.inf,
+        )
+        if frame is not None:
+            ks = _density_ks(res.density, frame)
+        row["log_s_max"] = 0.5 * math.log(info["lambda_max"])
+        row["log_s_min"] = 0.5 * math.log(info["lambda_min"]) if info["lambda_min"] > 0 else -math.inf
+    row.update(theory_mean_sq=tm, theory_var_sq=tv, ks=ks, w1_log=w1)
+    row["seconds"] = res.seconds
+    row["method_reason"] = res.reason
+    return row
+
+
+def _density_ks(dens: dict, frame) -> float:
+    """sup |F_lanczos - F_theory| in log lambda, F_lanczos from the Ritz weights."""
+    nodes = np.asarray(dens["ritz_log_lambda"])
+    w = np.asarray(dens["ritz_weight"])
+    order = np.argsort(nodes)
+    nodes, w = nodes[order], w[order]
+    emp = np.cumsum(w) / w.sum()
+    ft = np.interp(nodes, frame["log_lambda"].to_numpy(), frame["cdf"].to_numpy())
+    ft_before = np.interp(
+        nodes - 1e-12, frame["log_lambda"].to_numpy(), frame["cdf"].to_numpy()
+    )
+    return float(max(np.max(np.abs(emp - ft)), np.max(np.abs(emp - w / w.sum() - ft_before))))
+
+
+def density_frame_lanczos(res, frame=None) -> pd.DataFrame:
+    """``density.csv``: lambda, density (per unit lambda), source (lanczos | theory)."""
+    d = res.density
+    parts = [pd.DataFrame({"lambda": d["lambda"], "density": d["density"], "source": "lanczos"})]
+    if frame is not None:
+        parts.append(pd.DataFrame({"lambda": frame["lambda"].to_numpy(),
+                                   "density": frame["density"].to_numpy(), "source": "theory"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_outputs(folder: Path, res, config: dict, *, seed: int, theory: bool) -> dict:
+    """Write singular_values.csv (or density.csv), summary.csv and jacobian.png into
+    ``folder``; return the summary row."""
+    import matplotlib.pyplot as plt
+
+    from .plots.jacobian import density_figure, jacobian_figure
+    from .tables import write_csv
+
+    folder = Path(folder)
+    frame = theory_frame(config) if theory else None
+    row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
+    if res.log_singular_values is not None:
+        sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)
+        write_csv(sv, folder / "singular_values.csv")
+        fig = jacobian_figure(sv, frame, row)
+    else:
+        dens = density_frame_lanczos(res, frame)
+        write_csv(dens, folder / "density.csv")
+        fig = density_figure(dens, row)
+    write_csv(pd.DataFrame([row]), folder / "summary.csv")
+    fig.savefig(folder / "jacobian.png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return row

@@ -1,0 +1,373 @@
+"""Weight initializers for circular convolutions and dense layers.
+
+Convolution kernels use torch layout ``(c_out, c_in, k)`` (1D) or ``(c_out, c_in, k, k)``
+(2D), with tap ``a`` at spatial offset ``a - r``, ``r = (k - 1) // 2`` (THEORY.md [T2]).
+A conv layer is the circular cross-correlation of [T1]; its operator is [T5].
+
+Conv inits (:data:`INIT_NAMES`):
+
+- ``gaussian``: taps i.i.d. N(0, sigma_w^2 v_beta / c_in) with the uniform spatial variance
+  vector v = 1/k^d ([T3]).
+- ``gs0`` ... ``gs4``: the same with the GS family v^(t) = (1 - t) e_0 + t v_unif, t = j/4,
+  so gs0 is the delta vector and gs4 the uniform one ([T4], our documented choice: the
+  paper does not give the interpolation).
+- ``orth``: Algorithm 1 ([T8]): a Haar-orthogonal c_out x c_in tap combined k - 1 times by
+  block convolution with random symmetric projections. The circular operator of the
+  result is exactly sigma_w times an isometry for every spatial size n >= 1, and its
+  weight is spread over the taps with the binomial profile
+  E||K(a,b)||_F^2 / c_in = C(k-1, a) C(k-1, b) 4^(1-k) (1D: C(k-1, a) 2^(1-k)); this is
+  exact in expectation because E[P] = I/2 and P(I - P) = 0 kill every cross term.
+- ``delta-orth``: Algorithm 2 ([T9]): only the centre tap, sigma_w times a Haar-orthogonal
+  c_out x c_in matrix.
+
+Dense inits (:data:`DENSE_INIT_NAMES`): ``dense-gaussian`` (entries N(0, sigma_w^2/n_in)),
+``dense-orth`` (sigma_w times a Haar matrix with orthonormal columns, or rows when
+n_in > n_out).
+
+Randomness comes from a ``torch.Generator`` (or an int seed); samples are drawn in float64
+on the generator's device and then cast, so float32 and float64 kernels from the same
+seed agree to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .errors import SpectraError
+
+__all__ = [
+    "INIT_NAMES",
+    "GAUSSIAN_INIT_NAMES",
+    "DENSE_INIT_NAMES",
+    "conv_kernel",
+    "variance_vector",
+    "dense_weight",
+    "haar_orthogonal",
+    "random_projection",
+    "orthogonal_conv_",
+    "delta_orthogonal_",
+    "gaussian_conv_",
+]
+
+#: Gaussian conv inits: ``gaussian`` (uniform) and the GS family gs0 (delta) .. gs4 (uniform).
+GAUSSIAN_INIT_NAMES: tuple[str, ...] = ("gaussian", "gs0", "gs1", "gs2", "gs3", "gs4")
+#: Every conv init accepted by :func:`conv_kernel`.
+INIT_NAMES: tuple[str, ...] = ("gaussian", "orth", "delta-orth", "gs0", "gs1", "gs2", "gs3", "gs4")
+#: Dense inits accepted by :func:`dense_weight`.
+DENSE_INIT_NAMES: tuple[str, ...] = ("dense-gaussian", "dense-orth")
+
+GeneratorLike = torch.Generator | int | None
+
+
+# --------------------------------------------------------------------------- validation
+def _as_generator(generator: GeneratorLike) -> torch.Generator | None:
+    """An int becomes a fresh CPU generator seeded with it; None means torch's global RNG."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        g = torch.Generator()
+        g.manual_seed(int(generator))
+        return g
+    raise SpectraError(
+        f"generator must be a torch.Generator, an int seed or None, got {generator!r}"
+    )
+
+
+def _gen_device(generator: torch.Generator | None) -> torch.device:
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise SpectraError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise SpectraError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_kernel_size(k: object) -> int:
+    k = _check_int(k, "kernel size k", 1)
+    if k % 2 == 0:
+        raise SpectraError(f"kernel size k must be odd, got {k}")
+    return k
+
+
+def _check_dim(dim: object) -> int:
+    if dim not in (1, 2) or isinstance(dim, bool):
+        raise SpectraError(f"dim must be 1 or 2, got {dim!r}")
+    return int(dim)
+
+
+def _check_sigma(sigma_w: float, name: str = "sigma_w") -> float:
+    try:
+        s = float(sigma_w)
+    except (TypeError, ValueError):
+        raise SpectraError(f"{name} must be a number, got {sigma_w!r}") from None
+    if not math.isfinite(s) or s < 0:
+        raise SpectraError(f"{name} must be a finite number >= 0, got {sigma_w!r}")
+    return s
+
+
+def _check_init(init: str, names: Sequence[str], what: str) -> str:
+    if not isinstance(init, str) or init not in names:
+        raise SpectraError(f"unknown {what} init {init!r}; choose one of {', '.join(names)}")
+    return init
+
+
+# --------------------------------------------------------------------------- primitives
+def _haar(n: int, g: torch.Generator | None) -> torch.Tensor:
+    """Haar ``(n, n)`` float64 on the generator's device: QR of a Gaussian matrix with
+    column i multiplied by sign(R_ii) (pitfall 3). All linear algebra stays in torch so
+    that it shares torch's thread pool (mixing in numpy's BLAS pool makes the two fight
+    for the cores)."""
+    a = torch.randn(n, n, generator=g, dtype=torch.float64, device=_gen_device(g))
+    q, r = torch.linalg.qr(a)
+    d = torch.sign(torch.diagonal(r))
+    return q * torch.where(d == 0, torch.ones_like(d), d)
+
+
+def _projection(n: int, g: torch.Generator | None) -> torch.Tensor:
+    """U_{:, :rho} U_{:, :rho}^T with U Haar and rho ~ Bin(n, 1/2) ([T8] step 3)."""
+    u = _haar(n, g)
+    coins = torch.rand(n, generator=g, dtype=torch.float64, device=_gen_device(g))
+    v = u[:, : int((coins < 0.5).sum())]
+    return v @ v.T
+
+
+def haar_orthogonal(
+    n: int, *, generator: GeneratorLike = None, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """A Haar-distributed orthogonal ``(n, n)`` matrix (THEORY.md [T8] step 1).
+
+    QR of an n x n standard Gaussian matrix, with column i multiplied by sign(R_ii) so
+    that the law is exactly Haar (pitfall 3). Drawn in float64, returned in ``dtype`` on
+    the generator's device.
+    """
+    n = _check_int(n, "n", 1)
+    g = _as_generator(generator)
+    return _haar(n, g).to(dtype)
+
+
+def random_projection(
+    n: int, *, generator: GeneratorLike = None, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """A random symmetric projection ``P = U_{:, :rho} U_{:, :rho}^T`` of shape ``(n, n)``.
+
+    U is Haar and rho ~ Bin(n, 1/2), as in the paper's TensorFlow code ([T8] step 3);
+    so E[P] = I/2. P = P^T = P^2 up to rounding.
+    """
+    n = _check_int(n, "n", 1)
+    g = _as_generator(generator)
+    return _projection(n, g).to(dtype)
+
+
+# --------------------------------------------------------------------------- variance vectors
+def _binomial_profile(k: int) -> np.ndarray:
+    w = np.array([math.comb(k - 1, a) for a in range(k)], dtype=np.float64)
+    return w / w.sum()
+
+
+def variance_vector(init: str, k: int, dim: int = 2) -> np.ndarray:
+    """The spatial variance vector v of an init: shape ``(k,)*dim``, v >= 0, sum 1.
+
+    ``gaussian``/``gs4`` uniform 1/k^d; ``gs0``/``delta-orth`` the centre tap e_0;
+    ``gs1``..``gs3`` the interpolation (1 - t) e_0 + t v_unif with t = j/4 ([T3], [T4]);
+    ``orth`` the expected share of squared weight per tap of Algorithm 1, the binomial
+    profile C(k-1, a) C(k-1, b) 4^(1-k) ([T8]).
+    """
+    init = _check_init(init, INIT_NAMES, "conv")
+    k = _check_kernel_size(k)
+    dim = _check_dim(dim)
+    shape = (k,) * dim
+    if init == "orth":
+        p = _binomial_profile(k)
+        return p if dim == 1 else np.outer(p, p)
+    delta = np.zeros(shape)
+    delta[(k // 2,) * dim] = 1.0
+    if init == "delta-orth":
+        return delta
+    t = 1.0 if init == "gaussian" else int(init[2:]) / 4.0
+    return (1.0 - t) * delta + t * np.full(shape, 1.0 / k**dim)
+
+
+def _as_variance(variance: str | np.ndarray | torch.Tensor | None, k: int, dim: int) -> np.ndarray:
+    """Resolve a variance spec (None = uniform, an init name, or an array) to ``(k,)*dim``."""
+    if variance is None:
+        return variance_vector("gaussian", k, dim)
+    if isinstance(variance, str):
+        return variance_vector(variance, k, dim)
+    v = np.asarray(variance.detach().cpu() if torch.is_tensor(variance) else variance, float)
+    if v.shape != (k,) * dim:
+        raise SpectraError(f"variance vector must have shape {(k,) * dim}, got {v.shape}")
+    if not np.all(np.isfinite(v)) or np.any(v < 0) or abs(v.sum() - 1.0) > 1e-9:
+        raise SpectraError("variance vector must be non-negative and sum to 1")
+    return v
+
+
+# --------------------------------------------------------------------------- conv kernels
+def _gaussian_kernel(c_out, c_in, v, sigma_w, g) -> torch.Tensor:
+    """Taps N(0, sigma_w^2 v_beta / c_in) in float64 ([T3])."""
+    std = torch.as_tensor(np.sqrt(v) * sigma_w / math.sqrt(c_in), device=_gen_device(g))
+    z = torch.randn((c_out, c_in, *v.shape), generator=g, dtype=torch.float64, device=std.device)
+    return z * std
+
+
+def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
+    """Algorithm 1 ([T8]) in float64: K of shape ``(k,)*dim + (c_out, c_in)``."""
+    kern = _haar(c_out, g)[:, :c_in].reshape((1,) * dim + (c_out, c_in))
+    eye = torch.eye(c_out, dtype=torch.float64, device=kern.device)
+    for _ in range(k - 1):
+        p = _projection(c_out, g)
+        if dim == 1:
+            taps = {(0,): p, (1,): eye - p}
+        else:
+            q = _projection(c_out, g)
+            taps = {
+                (0, 0): p @ q,
+                (0, 1): p @ (eye - q),
+                (1, 0): (eye - p) @ q,
+                (1, 1): (eye - p) @ (eye - q),
+            }
+        s = kern.shape[0]
+        new = kern.new_zeros((s + 1,) * dim + (c_out, c_in))
+        for offset, b in taps.items():  # block convolution (B □ K)(γ) = Σ_β B(β) K(γ - β)
+            new[tuple(slice(o, o + s) for o in offset)] += b @ kern
+        kern = new
+    return kern
+
+
+def conv_kernel(
+    init: str,
+    c_out: int,
+    c_in: int,
+    k: int,
+    *,
+    dim: int = 2,
+    sigma_w: float = 1.0,
+    generator: GeneratorLike = None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """A random conv kernel of shape ``(c_out, c_in) + (k,)*dim`` (torch layout, [T2]).
+
+    ``init`` is one of :data:`INIT_NAMES`. Gaussian inits have tap variance
+    sigma_w^2 v_beta / c_in ([T3], [T4]); ``orth`` ([T8]) and ``delta-orth`` ([T9]) are
+    scaled by sigma_w itself and need c_in <= c_out; their circular operator satisfies
+    M^T M = sigma_w^2 I for every spatial size. Returned on the generator's device (CPU
+    when ``generator`` is None or an int).
+    """
+    init = _check_init(init, INIT_NAMES, "conv")
+    c_out = _check_int(c_out, "c_out (output channels)", 1)
+    c_in = _check_int(c_in, "c_in (input channels)", 1)
+    k = _check_kernel_size(k)
+    dim = _check_dim(dim)
+    sigma_w = _check_sigma(sigma_w)
+    if init in ("orth", "delta-orth") and c_in > c_out:
+        raise SpectraError(f"{init} init needs c_in <= c_out, got c_in={c_in} > c_out={c_out}")
+    g = _as_generator(generator)
+    if init == "orth":
+        taps = _orth_taps(c_out, c_in, k, dim, g)  # (k,..., c_out, c_in)
+        w = torch.movedim(taps, (dim, dim + 1), (0, 1)) * sigma_w
+    elif init == "delta-orth":
+        h0 = _haar(c_out, g)[:, :c_in]
+        w = h0.new_zeros((c_out, c_in) + (k,) * dim)
+        w[(slice(None), slice(None)) + (k // 2,) * dim] = sigma_w * h0
+    else:
+        w = _gaussian_kernel(c_out, c_in, variance_vector(init, k, dim), sigma_w, g)
+    return w.to(dtype=dtype, device=_gen_device(g)).contiguous()
+
+
+# --------------------------------------------------------------------------- dense
+def dense_weight(
+    init: str,
+    n_out: int,
+    n_in: int,
+    *,
+    sigma_w: float = 1.0,
+    generator: GeneratorLike = None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """A dense ``(n_out, n_in)`` weight (torch ``nn.Linear`` layout).
+
+    ``dense-gaussian``: entries N(0, sigma_w^2 / n_in) ([T27]). ``dense-orth``: sigma_w
+    times the first n_in columns of a Haar matrix (orthonormal columns); when n_in > n_out,
+    the transpose of the first n_out columns of an n_in x n_in Haar matrix (orthonormal
+    rows). The names ``gaussian`` and ``orth`` are accepted as aliases.
+    """
+    init = {"gaussian": "dense-gaussian", "orth": "dense-orth"}.get(init, init)
+    init = _check_init(init, DENSE_INIT_NAMES, "dense")
+    n_out = _check_int(n_out, "n_out", 1)
+    n_in = _check_int(n_in, "n_in", 1)
+    sigma_w = _check_sigma(sigma_w)
+    g = _as_generator(generator)
+    if init == "dense-gaussian":
+        z = torch.randn(n_out, n_in, generator=g, dtype=torch.float64, device=_gen_device(g))
+        w = z * (sigma_w / math.sqrt(n_in))
+    elif n_in <= n_out:
+        w = sigma_w * _haar(n_out, g)[:, :n_in]
+    else:
+        w = sigma_w * _haar(n_in, g)[:, :n_out].T
+    return w.to(dtype=dtype, device=_gen_device(g)).contiguous()
+
+
+# --------------------------------------------------------------------------- nn.init-style
+def _weight_geometry(weight: torch.Tensor) -> tuple[int, int, int, int]:
+    """(c_out, c_in, k, dim) of a Conv1d/Conv2d weight; one-line error otherwise."""
+    if not torch.is_tensor(weight) or weight.dim() not in (3, 4):
+        shape = tuple(weight.shape) if torch.is_tensor(weight) else type(weight).__name__
+        raise SpectraError(f"expected a Conv1d/Conv2d weight (3 or 4 dims), got {shape}")
+    c_out, c_in, *spatial = weight.shape
+    if len(set(spatial)) != 1:
+        raise SpectraError(f"kernel must be square, got spatial shape {tuple(spatial)}")
+    return c_out, c_in, spatial[0], weight.dim() - 2
+
+
+def _fill(weight: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        weight.copy_(values.to(device=weight.device, dtype=weight.dtype))
+    return weight
+
+
+def orthogonal_conv_(
+    weight: torch.Tensor, gain: float = 1.0, generator: GeneratorLike = None
+) -> torch.Tensor:
+    """Fill a Conv1d/Conv2d ``weight`` in place with an Algorithm-1 kernel times ``gain``.
+
+    With ``padding=r, padding_mode='circular'`` the layer is then exactly ``gain`` times an
+    isometry ([T8]). Needs in_channels <= out_channels and an odd square kernel. Any
+    dtype/device; runs under ``torch.no_grad``. Returns ``weight``.
+    """
+    c_out, c_in, k, dim = _weight_geometry(weight)
+    w = conv_kernel("orth", c_out, c_in, k, dim=dim, sigma_w=gain, generator=generator)
+    return _fill(weight, w)
+
+
+def delta_orthogonal_(
+    weight: torch.Tensor, gain: float = 1.0, generator: GeneratorLike = None
+) -> torch.Tensor:
+    """Fill a Conv1d/Conv2d ``weight`` in place with a delta-orthogonal kernel ([T9])."""
+    c_out, c_in, k, dim = _weight_geometry(weight)
+    w = conv_kernel("delta-orth", c_out, c_in, k, dim=dim, sigma_w=gain, generator=generator)
+    return _fill(weight, w)
+
+
+def gaussian_conv_(
+    weight: torch.Tensor,
+    gain: float = 1.0,
+    variance: str | np.ndarray | torch.Tensor | None = None,
+    generator: GeneratorLike = None,
+) -> torch.Tensor:
+    """Fill a Conv1d/Conv2d ``weight`` in place with taps N(0, gain^2 v_beta / c_in).
+
+    ``variance`` is None (uniform), an init name (``"gs2"``, ``"delta-orth"``, ...; see
+    :func:`variance_vector`) or an explicit non-negative array of shape ``(k,)*dim``
+    summing to 1 ([T3], [T4]).
+    """
+    c_out, c_in, k, dim = _weight_geometry(weight)
+    k = _check_kernel_size(k)
+    v = _as_variance(variance, k, dim)
+    g = _as_generator(generator)
+    return _fill(weight, _gaussian_kernel(c_out, c_in, v, _check_sigma(gain, "gain"), g))

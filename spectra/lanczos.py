@@ -1,0 +1,190 @@
+"""Matrix-free spectral density of J^T J by stochastic Lanczos quadrature (SLQ).
+
+J = D^L W^L ... D^1 W^1 [T21] is never formed: ``J v`` is the forward tangent push of
+[T22] and ``J^T u = W^1T D^1 ... W^LT D^L u`` the reverse (VJP, [T23]) push, where the
+adjoint of a circular cross-correlation with W is the circular cross-correlation with
+``W^T`` flipped in space. ``probes`` random unit vectors are run through ``steps`` Lanczos
+iterations *in one batch* (one batched conv per layer for all probes), with full
+re-orthogonalisation in float64. Each probe's tridiagonal matrix gives Ritz values
+theta_k and weights tau_k (squared first eigenvector components); the average over probes
+of sum_k tau_k delta(lambda - theta_k) is an unbiased estimate of the spectral measure of
+J^T J (the law of s^2), exact in its first 2*steps - 1 moments per probe. The density is
+that measure smoothed by a Gaussian in log lambda.
+
+Memory: the weights and phi'(h^l) of all layers are held (O(L c^2 k^2 + L N)); time:
+``steps * 2 * L`` batched convs of ``probes`` images, against ``L`` convs of ``N`` images
+for the full spectrum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+__all__ = ["lanczos_density", "JacobianOperator", "slq_nodes"]
+
+
+class JacobianOperator:
+    """``J v`` and ``J^T u`` for batches (p, c, *n) of a :class:`spectra.jacobian.ConvStack`.
+
+    One streamed traversal at construction stores per layer W (in ``dtype``), its adjoint
+    kernel, phi'(h^l) and whether the kernel is a delta (1x1 fast path).
+    """
+
+    def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
+        from .jacobian import _is_delta, _layers_on, _primal_step
+
+        self.device = torch.device(device or "cpu")
+        self.dtype, self.stack = dtype, stack
+        self.shape = (stack.channels,) + (stack.size,) * stack.dim
+        dims = tuple(range(2, 2 + stack.dim))
+        self.layers = []
+        x = stack.x0.to(device=self.device, dtype=torch.float64)
+        for w, b in _layers_on(stack, self.device):
+            x, d = _primal_step(x, w, b, stack.activation)
+            w_adj = w.transpose(0, 1).flip(dims)  # adjoint of circular cross-correlation
+            self.layers.append(
+                (w.to(dtype), w_adj.contiguous().to(dtype), d.to(dtype), _is_delta(w))
+            )
+            if progress is not None:
+                progress(1)
+
+    def _pusher(self, p: int):
+        from .jacobian import _Pusher
+
+        s = self.stack
+        return _Pusher(p, s.channels, s.size, s.dim, s.kernel, self.dtype, self.device)
+
+    def jvp(self, v: torch.Tensor) -> torch.Tensor:
+        """J v for v of shape (p, c, *n)."""
+        pusher = self._pusher(v.shape[0])
+        v = v.to(self.dtype)
+        for w, _, d, delta in self.layers:
+            v = pusher.step(v, w, d, delta)
+        return v
+
+    def vjp(self, u: torch.Tensor) -> torch.Tensor:
+        """J^T u for u of shape (p, c, *n)."""
+        pusher = self._pusher(u.shape[0])
+        u = u.to(self.dtype)
+        for _, w_adj, d, delta in reversed(self.layers):
+            u = pusher.conv(u * d, w_adj, delta)
+        return u
+
+    def gram(self, v: torch.Tensor) -> torch.Tensor:
+        """J^T J v (float64 in and out, ``dtype`` inside)."""
+        return self.vjp(self.jvp(v)).to(torch.float64)
+
+
+def slq_nodes(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ritz values and Gauss weights of per-probe tridiagonals.
+
+    ``alpha`` (p, m), ``beta`` (p, m-1) -> theta (p, m), tau (p, m) with sum_k tau = 1.
+    """
+    p, m = alpha.shape
+    thetas, taus = np.empty((p, m)), np.empty((p, m))
+    for i in range(p):
+        t = np.diag(alpha[i]) + np.diag(beta[i], 1) + np.diag(beta[i], -1)
+        th, vec = np.linalg.eigh(t)
+        thetas[i], taus[i] = th, vec[0] ** 2
+    return thetas, taus
+
+
+def lanczos_density(
+    stack,
+    *,
+    dtype=torch.float32,
+    device=None,
+    steps: int = 80,
+    probes: int = 4,
+    seed: int = 0,
+    bandwidth: float | None = None,
+    grid_points: int = 400,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict, dict]:
+    """SLQ density of the eigenvalues lambda = s^2 of J^T J (see module docstring).
+
+    Returns ``(density, info)``: ``density`` has ``lambda`` (grid, float64),
+    ``density`` (per unit lambda), ``ritz_log_lambda``, ``ritz_weight`` (the discrete SLQ
+    measure, weights summing to 1); ``info`` has ``n`` (N), ``mean_sq``, ``var_sq``
+    (moments of the SLQ measure: Hutchinson estimates of tr(J^T J)/N etc.),
+    ``lambda_max``, ``lambda_min``, ``steps``, ``probes``, ``bandwidth`` (in log lambda).
+    ``progress`` counts layer passes: L to store the layers, then 2 L per step.
+    ``workers`` > 1 switches to one intra-op thread (see ``jacobian._threads``); the default
+    keeps torch's thread setting.
+    """
+    from .jacobian import _threads
+
+    dev = torch.device(device or "cpu")
+    n_feat = stack.n_features
+    m = min(steps, n_feat)
+    with _threads(dev, workers if workers and workers > 1 else 1):
+        op = JacobianOperator(stack, dtype=dtype, device=dev, progress=progress)
+        g = torch.Generator().manual_seed(seed)
+        v = torch.randn((probes, n_feat), generator=g, dtype=torch.float64).to(dev)
+        v = v / v.norm(dim=1, keepdim=True)
+        basis = torch.zeros((probes, m, n_feat), dtype=torch.float64, device=dev)
+        alpha = torch.zeros((probes, m), dtype=torch.float64)
+        beta = torch.zeros((probes, max(m - 1, 0)), dtype=torch.float64)
+        prev = torch.zeros_like(v)
+        b_prev = torch.zeros(probes, dtype=torch.float64, device=dev)
+        done = m
+        for k in range(m):
+            basis[:, k] = v
+            w = op.gram(v.reshape((probes, *op.shape))).reshape(probes, n_feat)
+            if progress is not None:
+                progress(2 * stack.depth)
+            a = (w * v).sum(dim=1)
+            w = w - a[:, None] * v - b_prev[:, None] * prev
+            for _ in range(2):  # full re-orthogonalisation (twice is enough)
+                coef = torch.einsum("pkn,pn->pk", basis[:, : k + 1], w)
+                w = w - torch.einsum("pkn,pk->pn", basis[:, : k + 1], coef)
+            alpha[:, k] = a.cpu()
+            if k == m - 1:
+                break
+            b = w.norm(dim=1)
+            if bool((b <= 1e-13 * alpha[:, : k + 1].abs().max().to(dev)).any()):
+                done = k + 1  # invariant subspace found: the quadrature is exact
+                break
+            beta[:, k] = b.cpu()
+            prev, v, b_prev = v, w / b[:, None], b
+    alpha, beta = alpha[:, :done].numpy(), beta[:, : done - 1].numpy()
+    theta, tau = slq_nodes(alpha, beta)
+    theta = np.clip(theta, 1e-300, None)
+    logs, wts = np.log(theta).ravel(), (tau / probes).ravel()
+    mean = float(np.sum(wts * theta.ravel()))
+    second = float(np.sum(wts * theta.ravel() ** 2))
+    spread = float(logs.max() - logs.min())
+    bw = bandwidth if bandwidth is not None else max(0.02, 0.03 * spread)
+    lo, hi = logs.min() - 4 * bw, logs.max() + 4 * bw
+    grid = np.linspace(lo, hi, grid_points)
+    z = (grid[:, None] - logs[None, :]) / bw
+    dens_log = (np.exp(-0.5 * z**2) * wts[None, :]).sum(1) / (bw * math.sqrt(2 * math.pi))
+    lam = np.exp(grid)
+    density = {
+        "lambda": lam,
+        "density": dens_log / lam,
+        "ritz_log_lambda": logs,
+        "ritz_weight": wts,
+    }
+    info = {
+        "n": n_feat, "mean_sq": mean, "var_sq": max(second - mean**2, 0.0),
+        "lambda_max": float(theta.max()), "lambda_min": float(theta.min()),
+        "steps": done, "probes": probes, "bandwidth": bw,
+    }
+    return density, info
+
+
+def wasserstein1(x: np.ndarray, wx: np.ndarray, y: np.ndarray, wy: np.ndarray) -> float:
+    """W1 distance between two weighted 1D point sets (weights normalised): the integral of
+    |F_x - F_y| over the line."""
+    pts = np.concatenate([x, y])
+    order = np.argsort(pts, kind="stable")
+    pts = pts[order]
+    mass = np.concatenate([wx / wx.sum(), -wy / wy.sum()])[order]
+    cdf_diff = np.cumsum(mass)[:-1]
+    return float(np.sum(np.abs(cdf_diff) * np.diff(pts)))

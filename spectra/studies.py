@@ -1,0 +1,209 @@
+"""The training studies: Jacobian conditioning vs training speed, and trainability (Fig 2).
+
+Both are sweeps of independent jobs (:mod:`spectra.sweep`); the job functions here take a
+plain dict and return a one-row DataFrame, so they run in a local pool or on a Dask
+cluster unchanged.
+
+* :func:`correlate_job`: build the net of a config (init, depth, seed), compute the
+  singular values of its block's input-output Jacobian at initialisation [T21] on the
+  stem features of one training image (:func:`spectra.jacobian.singular_values`), then
+  train it and record how fast it learns. :func:`spearman_table` ranks the spectral
+  statistics against the speed measures. Theory [T34]: the variance of s² (and the
+  spread of the spectrum) grows with depth for Gaussian kernels, ``L mu2/mu1^2``, but
+  stays ``L(mu2/mu1^2 - 1)`` for orthogonal ones; a better-conditioned J should train
+  faster, i.e. a *positive* rank correlation with steps-to-target and a *negative* one
+  with accuracy after K steps.
+* :func:`trainability_job`: accuracy after K steps at (sigma_w^2, depth) off the critical
+  line; :func:`fit_depth_scale` fits the c of the paper's boundary ``L = c xi_c`` [T15].
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import SpectraError
+
+__all__ = [
+    "SPECTRAL_STATS",
+    "spectral_stats",
+    "correlate_job",
+    "spearman_table",
+    "trainability_job",
+    "xi_c",
+    "fit_depth_scale",
+]
+
+#: Columns :func:`spectral_stats` produces (all from the singular values s of J).
+SPECTRAL_STATS = ("mean_sq", "var_sq", "var_sq_norm", "log10_condition", "s_max", "s_min")
+
+
+@functools.lru_cache(maxsize=4)
+def _data(name: str, data_dir: str | None):
+    from .data import load_dataset
+
+    return load_dataset(name, data_dir)
+
+
+def spectral_stats(s: torch.Tensor | np.ndarray) -> dict[str, float]:
+    """Statistics of singular values ``s`` (any order): mean and variance of s², the
+    variance of s² over its squared mean (scale-free), log10(s_max/s_min), extremes."""
+    s = np.sort(np.asarray(s, dtype=np.float64))[::-1]
+    sq = s**2
+    mean_sq, var_sq = float(sq.mean()), float(sq.var())
+    with np.errstate(divide="ignore"):
+        cond = float(np.log10(s[0]) - np.log10(s[-1])) if s[-1] > 0 else math.inf
+    return {
+        "mean_sq": mean_sq,
+        "var_sq": var_sq,
+        "var_sq_norm": var_sq / mean_sq**2 if mean_sq > 0 else math.nan,
+        "log10_condition": cond,
+        "s_max": float(s[0]),
+        "s_min": float(s[-1]),
+    }
+
+
+def _train_config(cfg: dict, **over):
+    from .train import TrainConfig
+
+    keys = {f for f in TrainConfig.__dataclass_fields__}
+    args = {k: v for k, v in cfg.items() if k in keys}
+    args.update(over)
+    return TrainConfig(**args)
+
+
+def correlate_job(cfg: dict) -> pd.DataFrame:
+    """One configuration of ``spectra correlate``.
+
+    ``cfg`` holds :class:`spectra.train.TrainConfig` fields (``dataset, init, depth,
+    channels, steps, lr, optimizer, batch_size, seed`` …) plus ``target`` (accuracy
+    threshold), ``window`` (running-mean length) and ``data_dir``. Returns one row: the
+    config, :data:`SPECTRAL_STATS` of the block's Jacobian at init, ``steps_to_target``
+    (NaN if never reached), ``accuracy_after`` (running train accuracy after ``steps``)
+    and ``test_accuracy``.
+    """
+    from .jacobian import singular_values
+    from .train import accuracy_after, build_model, steps_to_accuracy, train
+
+    tc = _train_config(cfg, eval_every=max(int(cfg["steps"]), 1), dtype="float32")
+    data = _data(tc.dataset, cfg.get("data_dir"))
+    model64 = build_model(tc, data, dtype=torch.float64)
+    with torch.no_grad():
+        x = model64.block_input(data.x_train[:1].to(torch.float64))
+    s = singular_values(model64.net.block, x[0])
+    stats = spectral_stats(s.detach().cpu())
+    del model64
+    hist = train(tc, None, data=data)
+    window = int(cfg.get("window", 50))
+    row = {k: cfg[k] for k in sorted(cfg) if k != "data_dir"}
+    row.update(stats)
+    row["steps_to_target"] = steps_to_accuracy(hist, float(cfg["target"]), window=window)
+    row["accuracy_after"] = accuracy_after(hist, tc.steps, window=window)
+    te = hist[hist["split"] == "test"]
+    row["test_accuracy"] = float(te["accuracy"].iloc[-1])
+    return pd.DataFrame([row])
+
+
+def spearman_table(
+    df: pd.DataFrame,
+    *,
+    stats=SPECTRAL_STATS,
+    speeds=("steps_to_target", "accuracy_after"),
+    censor_at: float | None = None,
+) -> pd.DataFrame:
+    """Spearman rank correlation of each spectral statistic with each speed measure.
+
+    Runs that never reached the target (NaN ``steps_to_target``) are ranked as slowest
+    (censored at ``censor_at``, default one more than the largest step budget).
+    Columns: ``statistic, speed, rho, pvalue, n, expected_sign``.
+    """
+    from scipy.stats import spearmanr
+
+    if len(df) < 3:
+        raise SpectraError(f"need at least 3 configurations for a rank correlation, got {len(df)}")
+    out = []
+    cap = censor_at if censor_at is not None else float(df["steps"].max()) + 1
+    for speed in speeds:
+        y = df[speed].to_numpy(float)
+        if speed == "steps_to_target":
+            y = np.where(np.isnan(y), cap, y)
+        for st in stats:
+            x = df[st].to_numpy(float)
+            if np.all(x == x[0]) or np.all(y == y[0]):
+                rho, p = math.nan, math.nan
+            else:
+                res = spearmanr(x, y)
+                rho, p = float(res.statistic), float(res.pvalue)
+            out.append(
+                {
+                    "statistic": st,
+                    "speed": speed,
+                    "rho": rho,
+                    "pvalue": p,
+                    "n": len(df),
+                    "expected_sign": 1 if speed == "steps_to_target" else -1,
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def xi_c(sigma_w: float, sigma_b: float, activation: str = "tanh") -> float:
+    """The correlation depth scale xi_c = -1/log chi_c* [T15] (inf on the critical line;
+    a chaotic-phase chi_c* < 1 gives a finite scale too)."""
+    from .meanfield import chi_c, depth_scale
+
+    x = float(depth_scale(chi_c(sigma_w, sigma_b, activation)))
+    return x if x >= 0 else math.inf
+
+
+def trainability_job(cfg: dict) -> pd.DataFrame:
+    """One cell of ``spectra trainability``: train at ``sigma_w = sqrt(sigma_w2)``,
+    ``sigma_b`` and ``depth`` for ``steps`` steps; one row with the config,
+    ``accuracy`` (running train accuracy after the steps), ``test_accuracy``, ``xi_c``."""
+    from .train import accuracy_after, train
+
+    sw = math.sqrt(float(cfg["sigma_w2"]))
+    tc = _train_config(
+        cfg, sigma_w=sw, sigma_b=float(cfg["sigma_b"]), eval_every=max(int(cfg["steps"]), 1)
+    )
+    data = _data(tc.dataset, cfg.get("data_dir"))
+    hist = train(tc, None, data=data)
+    row = {k: cfg[k] for k in sorted(cfg) if k != "data_dir"}
+    row["accuracy"] = accuracy_after(hist, tc.steps, window=int(cfg.get("window", 20)))
+    te = hist[hist["split"] == "test"]
+    row["test_accuracy"] = float(te["accuracy"].iloc[-1])
+    row["xi_c"] = xi_c(sw, float(cfg["sigma_b"]), tc.activation)
+    return pd.DataFrame([row])
+
+
+def fit_depth_scale(
+    df: pd.DataFrame, *, value: str = "accuracy", threshold: float | None = None
+) -> dict[str, float]:
+    """Fit c in the boundary ``depth = c * xi_c`` to a trainability grid.
+
+    A cell is *trainable* when ``value >= threshold`` (default: halfway between chance,
+    1/10, and the best cell). c is chosen on a log grid (1e-2..1e3) to minimise the
+    cells where ``depth <= c*xi_c`` disagrees with trainability; the reported c is the
+    geometric middle of the best interval. Returns ``c, agreement`` (fraction of cells
+    classified right), ``threshold``, ``c_low``, ``c_high``.
+    """
+    acc = df[value].to_numpy(float)
+    thr = threshold if threshold is not None else 0.5 * (0.1 + float(np.nanmax(acc)))
+    ok = acc >= thr
+    depth, xi = df["depth"].to_numpy(float), df["xi_c"].to_numpy(float)
+    grid = np.logspace(-2, 3, 501)
+    agree = np.array([np.mean((depth <= c * xi) == ok) for c in grid])
+    best = agree.max()
+    idx = np.flatnonzero(agree == best)
+    lo, hi = grid[idx[0]], grid[idx[-1]]
+    return {
+        "c": float(math.sqrt(lo * hi)),
+        "agreement": float(best),
+        "threshold": float(thr),
+        "c_low": float(lo),
+        "c_high": float(hi),
+    }

@@ -1,0 +1,545 @@
+"""Training the paper's vanilla tanh CNN: seeded, resumable, with learning curves.
+
+The model is :class:`spectra.network.VanillaCNN` (stem, ``depth`` circular convs, average
+pool, linear head), initialised by name at the critical point with q* = 1/depth unless
+told otherwise ([T16], :func:`spectra.meanfield.operating_point`). No batch norm, no
+residuals, no learning-rate decay.
+
+:func:`train` appends one ``history.csv`` row per step (``split=train``: the loss and
+accuracy of the mini-batch the step trained on, measured before its update) and one per
+evaluation (``split=test``: the whole test set, or its first ``eval_size`` images, after
+``step`` updates). Columns: ``step, epoch, split, loss, accuracy, seconds`` (cumulative
+training wall time, excluding evaluation and I/O; the only column that differs between
+two runs of the same seed) and the config columns ``dataset, init, depth, channels,
+optimizer, lr, seed``.
+
+Resumption. Every ``checkpoint_every`` steps (and at the end) ``checkpoint.pt`` is written
+atomically with the model, the optimiser state, the step count and the clock. The data
+order needs no saved state: epoch e visits the training set in the permutation drawn
+from a generator seeded with ``(seed, e)``. Running :func:`train` again on the same
+folder loads the checkpoint, drops the history rows after it and carries on, so the
+finished ``history.csv`` holds every step exactly once and matches an uninterrupted
+run row for row (except ``seconds``).
+
+What the ultra-deep regime needs (see docs/training.md for the measurements):
+:func:`make_optimizer` scales the learning rate of the block per its depth and
+:func:`configure_numerics` flushes denormal floats.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .data import DATASETS, Dataset, load_dataset
+from .errors import SpectraError
+
+__all__ = [
+    "TrainConfig",
+    "Classifier",
+    "matched_input_scale",
+    "HISTORY_COLUMNS",
+    "build_model",
+    "make_optimizer",
+    "configure_numerics",
+    "epoch_permutation",
+    "evaluate",
+    "train",
+    "read_history",
+    "steps_to_accuracy",
+    "accuracy_after",
+    "smoothed_train_accuracy",
+]
+
+HISTORY_COLUMNS = [
+    "step",
+    "epoch",
+    "split",
+    "loss",
+    "accuracy",
+    "seconds",
+    "dataset",
+    "init",
+    "depth",
+    "channels",
+    "optimizer",
+    "lr",
+    "seed",
+]
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. ``steps`` may grow between resumptions; nothing else may.
+
+    ``lr`` is the base learning rate; with ``lr_scaling="depth"`` (default) the block's
+    parameters use ``lr * block_lr_factor(depth)`` (see :func:`make_optimizer`).
+    ``sigma_w``/``sigma_b``/``q_star`` override the default operating point (critical,
+    q* = 1/depth). ``eval_size=None`` evaluates on the whole test set.
+    """
+
+    dataset: str = "fashion-mnist"
+    init: str = "delta-orth"
+    depth: int = 10
+    channels: int = 16
+    steps: int = 1000
+    lr: float = 1e-2
+    batch_size: int = 100
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    eval_every: int = 100
+    eval_size: int | None = None
+    checkpoint_every: int = 50
+    sigma_w: float | None = None
+    sigma_b: float | None = None
+    q_star: float | None = None
+    activation: str = "tanh"
+    kernel: int = 3
+    dtype: str = "float32"
+    lr_scaling: str = "depth"
+    match_input: bool = True
+    readout_scale: bool = True
+    seed: int = 0
+
+    def validate(self) -> None:
+        """One-line :class:`SpectraError` for any impossible setting (checked up front)."""
+        from .kernels import INIT_NAMES
+
+        if self.dataset not in DATASETS:
+            raise SpectraError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")
+        if self.init not in INIT_NAMES:
+            raise SpectraError(f"unknown init {self.init!r}; choose {', '.join(INIT_NAMES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise SpectraError(f"unknown optimizer {self.optimizer!r}; choose sgd or adam")
+        if self.lr_scaling not in ("depth", "none", "exp"):
+            raise SpectraError(f"lr_scaling must be depth or none, got {self.lr_scaling!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise SpectraError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        for name in ("depth", "channels", "batch_size", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise SpectraError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps < 0:
+            raise SpectraError(f"steps must be >= 0, got {self.steps}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise SpectraError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise SpectraError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.eval_size is not None and self.eval_size < 1:
+            raise SpectraError(f"eval_size must be >= 1, got {self.eval_size}")
+        if self.q_star is not None and (self.sigma_w is not None or self.sigma_b is not None):
+            raise SpectraError("give either q_star or sigma_w/sigma_b, not both")
+
+    def identity(self) -> dict:
+        """The fields that must match for a folder to be resumed (all but ``steps``)."""
+        d = asdict(self)
+        d.pop("steps")
+        return d
+
+
+def configure_numerics() -> None:
+    """Flush denormal floats to zero (x86 FTZ/DAZ; a no-op where unsupported).
+
+    Near-critical deep tanh nets produce many subnormal numbers in the backward pass
+    and in the optimiser state (Adam's squared gradients, tiny bias gradients); on CPU
+    each subnormal operation costs ~100 cycles, which made the step time of a depth-100
+    net grow 4x during training. Flushing them changes results by less than 1e-38.
+    """
+    torch.set_flush_denormal(True)
+
+
+def lr_factors(config: TrainConfig, q_star: float) -> dict[str, float]:
+    """Per-group learning-rate factors ``{"stem", "weight", "bias", "head"}``.
+
+    ``lr_scaling="none"``: all 1. ``"depth"``: see docs/training.md (placeholder).
+    """
+    f = {"stem": 1.0, "weight": 1.0, "bias": 1.0, "head": 1.0}
+    if config.lr_scaling == "none":
+        return f
+    return dict(f, **_SCALING.get(config.optimizer, lambda q: {})(q_star))
+
+
+_SCALING: dict = {}
+
+
+class Classifier(torch.nn.Module):
+    """:class:`spectra.network.VanillaCNN` with two fixed (non-trained) scales.
+
+    ``forward(x) = head(readout_scale * mean_space(block(stem(input_scale * x))))``,
+    logits (B, num_classes) for images (B, C, H, W). ``input_scale`` puts the stem's
+    output (the block's input) at the fixed point q* [T10]; ``readout_scale`` =
+    1/sqrt(q*) hands the head features of order one (see docs/training.md). Both are
+    buffers, saved with the model. ``.net`` is the VanillaCNN; ``.q_star`` its q*.
+    """
+
+    def __init__(self, net: torch.nn.Module, input_scale: float = 1.0, readout_scale: float = 1.0):
+        super().__init__()
+        self.net = net
+        self.register_buffer("input_scale", torch.tensor(float(input_scale), dtype=torch.float64))
+        self.register_buffer(
+            "readout_scale", torch.tensor(float(readout_scale), dtype=torch.float64)
+        )
+
+    @property
+    def q_star(self) -> float:
+        return float(self.net.q_star)
+
+    def block_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem's output, (B, c, n, n): what the block (and its Jacobian) sees."""
+        return self.net.features(x * self.input_scale.to(x.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net.block(self.block_input(x))
+        h = h.mean(dim=tuple(range(2, h.ndim))) * self.readout_scale.to(h.dtype)
+        return self.net.head(h)
+
+
+def matched_input_scale(
+    net: torch.nn.Module, x: torch.Tensor, q_target: float, iterations: int = 4
+) -> float:
+    """The factor a with mean((stem(a x))^2) = ``q_target`` on the sample ``x``.
+
+    Fixed-point iteration a <- a sqrt(q_target / m(a)); the stem is nearly linear at
+    these scales, so 4 iterations settle it to ~1e-6. Returns 1.0 if the stem output is 0.
+    """
+    a = 1.0
+    with torch.no_grad():
+        for _ in range(iterations):
+            m = float(net.features(x * a).pow(2).mean())
+            if not (m > 0 and math.isfinite(m)):
+                return 1.0
+            a *= math.sqrt(q_target / m)
+    return a
+
+
+def build_model(config: TrainConfig, data: Dataset, dtype=torch.float32) -> Classifier:
+    """The :class:`Classifier` for ``config`` on ``data``'s image shape, seeded by
+    ``config.seed``; its scales are computed on the first 256 training images."""
+    from .network import VanillaCNN
+
+    g = torch.Generator().manual_seed(int(config.seed))
+    net = VanillaCNN(
+        config.depth,
+        config.channels,
+        in_channels=data.in_channels,
+        num_classes=data.num_classes,
+        image_size=data.image_size,
+        kernel=config.kernel,
+        init=config.init,
+        activation=config.activation,
+        sigma_w=config.sigma_w,
+        sigma_b=config.sigma_b,
+        q_star=config.q_star,
+        generator=g,
+        dtype=dtype,
+    )
+    q = float(net.q_star)
+    ok = math.isfinite(q) and q > 0
+    a = matched_input_scale(net, data.x_train[:256].to(dtype), q) if (config.match_input and ok) else 1.0
+    r = 1.0 / math.sqrt(q) if (config.readout_scale and ok) else 1.0
+    return Classifier(net, a, r)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum or Adam, with the parameter groups of :func:`lr_factors`."""
+    fac = lr_factors(config, float(model.q_star))
+    named = dict(model.named_parameters())
+    groups = {"stem": [], "weight": [], "bias": [], "head": []}
+    for n, p in named.items():
+        if n == "net.block.weight":
+            groups["weight"].append(p)
+        elif n == "net.block.bias":
+            groups["bias"].append(p)
+        elif n.startswith("net.head."):
+            groups["head"].append(p)
+        else:
+            groups["stem"].append(p)
+    param_groups = [
+        {"params": ps, "lr": config.lr * fac[k], "name": k} for k, ps in groups.items() if ps
+    ]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.momentum)
+    return torch.optim.Adam(param_groups, lr=config.lr)
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The order epoch ``epoch`` visits ``n`` training examples: a function of (seed, epoch)."""
+    g = torch.Generator().manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63 - 1))
+    return torch.randperm(n, generator=g)
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int = 1000,
+    device: str | torch.device = "cpu",
+    dtype=torch.float32,
+) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy in [0, 1]) of ``model`` on ``x`` (N,C,H,W), ``y`` (N,)."""
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(device=device, dtype=dtype)
+        yb = y[i : i + batch_size].to(device)
+        logits = model(xb)
+        total_loss += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    return total_loss / len(x), correct / len(x)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.17g}"
+    return str(v)
+
+
+class _History:
+    """``history.csv`` opened for appending: a header once, then one line per row."""
+
+    def __init__(self, path: Path, keep_through_step: int | None) -> None:
+        self.path = path
+        if keep_through_step is None or not path.exists():
+            path.write_text(",".join(HISTORY_COLUMNS) + "\n")
+        else:  # resume: drop rows after the checkpoint (they will be redone)
+            df = pd.read_csv(path)
+            lines = path.read_text().splitlines(keepends=True)
+            keep = [lines[0]] + [
+                ln
+                for ln, s in zip(lines[1:], df["step"].tolist(), strict=True)
+                if s <= keep_through_step
+            ]
+            tmp = path.with_suffix(".csv.tmp")
+            tmp.write_text("".join(keep))
+            os.replace(tmp, path)
+        self.f = open(path, "a")  # noqa: SIM115
+
+    def add(self, row: dict) -> None:
+        self.f.write(",".join(_fmt(row[c]) for c in HISTORY_COLUMNS) + "\n")
+
+    def flush(self) -> None:
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig,
+    out: str | os.PathLike | None,
+    *,
+    data: Dataset | None = None,
+    data_dir: str | os.PathLike | None = None,
+    device: str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Train (or resume) the run ``config`` in folder ``out``; return its history.
+
+    Writes ``out/history.csv`` (appended step by step) and ``out/checkpoint.pt``. If the
+    folder holds a checkpoint of the same config (``steps`` aside) training resumes
+    from it; a different config is a SpectraError. ``out=None``: a temporary folder,
+    removed afterwards (only the returned history is kept). ``progress(n)`` is called after
+    every ``n`` steps done (it may raise, e.g. KeyboardInterrupt, to stop the run:
+    the last checkpoint stays valid).
+    """
+    config.validate()
+    if out is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="spectra-train-") as tmp:
+            return train(
+                config, tmp, data=data, data_dir=data_dir, device=device, progress=progress
+            )
+    if data is None:
+        data = load_dataset(config.dataset, data_dir)
+    if data.name != config.dataset:
+        raise SpectraError(f"data set {data.name!r} given for a {config.dataset!r} run")
+    if config.batch_size > len(data.x_train):
+        raise SpectraError(
+            f"batch_size {config.batch_size} exceeds the {len(data.x_train)} training images"
+        )
+    configure_numerics()
+    dtype = torch.float64 if config.dtype == "float64" else torch.float32
+    out = Path(out)
+    model = build_model(config, data, dtype=dtype).to(device)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, hist_path = out / "checkpoint.pt", out / "history.csv"
+    opt = make_optimizer(model, config)
+    step, clock = 0, 0.0
+    if ckpt_path.exists():
+        check_resumable(config, out)
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, clock = int(state["step"]), float(state["clock"])
+        history = _History(hist_path, keep_through_step=step)
+    else:
+        history = _History(hist_path, keep_through_step=None)
+
+    n_train = len(data.x_train)
+    per_epoch = n_train // config.batch_size
+    x_test, y_test = data.x_test, data.y_test
+    if config.eval_size is not None:
+        x_test, y_test = x_test[: config.eval_size], y_test[: config.eval_size]
+    const = {
+        "dataset": config.dataset,
+        "init": config.init,
+        "depth": config.depth,
+        "channels": config.channels,
+        "optimizer": config.optimizer,
+        "lr": float(config.lr),
+        "seed": config.seed,
+    }
+
+    def _eval_row(s: int) -> None:
+        model.eval()
+        loss, acc = evaluate(model, x_test, y_test, device=device, dtype=dtype)
+        model.train()
+        epoch = s // per_epoch
+        history.add(
+            {
+                "step": s,
+                "epoch": epoch,
+                "split": "test",
+                "loss": loss,
+                "accuracy": acc,
+                "seconds": clock,
+                **const,
+            }
+        )
+
+    def _checkpoint() -> None:
+        history.flush()
+        _save_checkpoint(
+            ckpt_path,
+            {
+                "config": config.identity(),
+                "step": step,
+                "clock": clock,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+            },
+        )
+
+    try:
+        if step == 0 and not ckpt_path.exists():
+            _eval_row(0)
+            _checkpoint()
+        perm_epoch, perm = -1, None
+        model.train()
+        while step < config.steps:
+            epoch, pos = divmod(step, per_epoch)
+            if epoch != perm_epoch:
+                perm, perm_epoch = epoch_permutation(config.seed, epoch, n_train), epoch
+            idx = perm[pos * config.batch_size : (pos + 1) * config.batch_size]
+            xb = data.x_train[idx].to(device=device, dtype=dtype)
+            yb = data.y_train[idx].to(device)
+            t0 = time.perf_counter()
+            logits = model(xb)
+            loss = torch.nn.functional.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_v = float(loss.detach())
+            acc_v = float((logits.detach().argmax(1) == yb).float().mean())
+            clock += time.perf_counter() - t0
+            step += 1
+            history.add(
+                {
+                    "step": step,
+                    "epoch": epoch,
+                    "split": "train",
+                    "loss": loss_v,
+                    "accuracy": acc_v,
+                    "seconds": clock,
+                    **const,
+                }
+            )
+            if not math.isfinite(loss_v):
+                _checkpoint()
+                raise SpectraError(f"training diverged at step {step} (loss {loss_v})")
+            if step % config.eval_every == 0 or step == config.steps:
+                _eval_row(step)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                _checkpoint()
+            if progress is not None:
+                progress(1)
+    finally:
+        history.close()
+    return read_history(hist_path)
+
+
+def check_resumable(config: TrainConfig, out: str | os.PathLike) -> None:
+    """SpectraError if ``out`` holds a checkpoint of a different run (checked up front)."""
+    ckpt = Path(out) / "checkpoint.pt"
+    if not ckpt.exists():
+        return
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["config"]
+    ident = config.identity()
+    diff = sorted(k for k in ident if saved.get(k) != ident[k])
+    if diff:
+        raise SpectraError(
+            f"{out} holds a different run (differs in: {', '.join(diff)}); use another --out"
+        )
+
+
+def read_history(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a ``history.csv`` (a folder is taken to contain one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "history.csv"
+    return pd.read_csv(path)
+
+
+def smoothed_train_accuracy(history: pd.DataFrame, window: int = 50) -> pd.DataFrame:
+    """Train rows with ``accuracy_smooth``: the mean batch accuracy over the last
+    ``window`` steps (fewer at the start). Columns ``step, accuracy_smooth``."""
+    tr = history[history["split"] == "train"].sort_values("step")
+    sm = tr["accuracy"].rolling(window, min_periods=1).mean().to_numpy()
+    return pd.DataFrame({"step": tr["step"].to_numpy(), "accuracy_smooth": sm})
+
+
+def steps_to_accuracy(
+    history: pd.DataFrame, target: float, *, split: str = "train", window: int = 50
+) -> float:
+    """First step at which accuracy reaches ``target`` (NaN if never).
+
+    ``split="train"`` uses the ``window``-step running mean of batch accuracy (and needs
+    at least ``window`` steps); ``split="test"`` the evaluation rows.
+    """
+    if split == "train":
+        sm = smoothed_train_accuracy(history, window)
+        ok = (sm["accuracy_smooth"] >= target) & (sm["step"] >= min(window, sm["step"].max()))
+        steps = sm["step"][ok]
+    else:
+        te = history[history["split"] == split].sort_values("step")
+        steps = te["step"][te["accuracy"] >= target]
+    return float(steps.iloc[0]) if len(steps) else math.nan
+
+
+def accuracy_after(
+    history: pd.DataFrame, steps: int, *, split: str = "train", window: int = 50
+) -> float:
+    """Accuracy after ``steps`` steps: the running train mean at that step, or the last
+    evaluation at or before it for ``split="test"``."""
+    if split == "train":
+        sm = smoothed_train_accuracy(history, window)
+        sm = sm[sm["step"] <= steps]
+        return float(sm["accuracy_smooth"].iloc[-1]) if len(sm) else math.nan
+    te = history[(history["split"] == split) & (history["step"] <= steps)].sort_values("step")
+    return float(te["accuracy"].iloc[-1]) if len(te) else math.nan

@@ -1,0 +1,102 @@
+"""`spectra jacobian`: outputs, determinism, theory columns, one-line errors (acceptance 7)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from spectra.cli import app
+
+SMALL = ["--depth", "40", "--channels", "4", "--size", "4", "--quiet"]
+
+
+def _run(args):
+    return CliRunner().invoke(app, ["jacobian", *args])
+
+
+def test_writes_three_files_and_same_seed_same_bytes(tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        res = _run([*SMALL, "--init", "orth", "--seed", "3", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        assert {p.name for p in out.iterdir()} >= {
+            "singular_values.csv", "summary.csv", "jacobian.png", "run.json"
+        }
+        outs.append(out)
+    a, b = outs
+    assert (a / "singular_values.csv").read_bytes() == (b / "singular_values.csv").read_bytes()
+    sa, sb = pd.read_csv(a / "summary.csv"), pd.read_csv(b / "summary.csv")
+    # every summary column is identical except the wall time
+    pd.testing.assert_frame_equal(sa.drop(columns="seconds"), sb.drop(columns="seconds"))
+    # a different seed gives different singular values
+    c = tmp_path / "c"
+    assert _run([*SMALL, "--init", "orth", "--seed", "4", "--out", str(c)]).exit_code == 0
+    assert (a / "singular_values.csv").read_bytes() != (c / "singular_values.csv").read_bytes()
+
+
+def test_columns_and_theory(tmp_path):
+    out = tmp_path / "o"
+    res = _run([*SMALL, "--init", "orth", "--out", str(out), "--dtype", "float64"])
+    assert res.exit_code == 0, res.output
+    sv = pd.read_csv(out / "singular_values.csv")
+    assert list(sv.columns) == [
+        "init", "activation", "depth", "channels", "size", "kernel", "dim", "sigma_w",
+        "sigma_b", "q_star", "dtype", "method", "seed", "index", "singular_value",
+        "log_singular_value",
+    ]
+    assert len(sv) == 64 and (sv["seed"] == 0).all()
+    assert np.all(np.diff(sv["singular_value"]) <= 0)
+    np.testing.assert_allclose(np.log(sv["singular_value"]), sv["log_singular_value"],
+                               rtol=0, atol=1e-12)
+    s = pd.read_csv(out / "summary.csv").iloc[0]
+    for col in ("n", "mean_sq", "var_sq", "s_max", "s_min", "log10_condition",
+                "theory_mean_sq", "theory_var_sq", "ks", "seconds", "method_reason"):
+        assert col in s.index
+    # default operating point: critical, q* = 1/depth [T16]
+    assert math.isclose(s["q_star"], 1 / 40, rel_tol=1e-9)
+    # [T34]: mean of s^2 is chi_1^L = 1 at criticality
+    assert math.isclose(s["theory_mean_sq"], 1.0, rel_tol=1e-6)
+    assert math.isclose(s["mean_sq"], np.mean(sv["singular_value"] ** 2), rel_tol=1e-12)
+    assert 0 <= s["ks"] <= 1
+    assert s["method"] == "forward" and s["method_reason"].startswith("auto")
+
+
+def test_no_theory_and_explicit_point(tmp_path):
+    out = tmp_path / "o"
+    res = _run([*SMALL, "--init", "delta-orth", "--sigma-w", "1", "--sigma-b", "0",
+                "--activation", "linear", "--no-theory", "--method", "stable",
+                "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    sv = pd.read_csv(out / "singular_values.csv")
+    assert np.max(np.abs(sv["singular_value"] - 1)) < 1e-12  # exact isometry [T9]
+    s = pd.read_csv(out / "summary.csv").iloc[0]
+    assert math.isnan(s["theory_mean_sq"]) and s["method"] == "stable"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--depth", "0"], "--depth"),
+        (["--method", "magic"], "--method"),
+        (["--channels", "0"], "--channels"),
+        (["--init", "orth", "--kernel", "4"], "--kernel"),
+        (["--init", "nope"], "--init"),
+        (["--q-star", "0.1", "--sigma-w", "1.2"], "q"),
+        (["--method", "dense", "--channels", "64", "--size", "8"], "dense"),
+        (["--dtype", "float16"], "dtype"),
+    ],
+)
+def test_bad_input_one_line_exit_2_no_files(tmp_path, args, needle):
+    out = tmp_path / "o"
+    res = _run(["--depth", "5", "--channels", "2", "--size", "2", *args, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spectra: error:"), res.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == []

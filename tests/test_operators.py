@@ -1,0 +1,144 @@
+"""Conv operators (spectra.operators): the explicit matrix [T5] against torch's own
+convolutions, and the FFT singular values [T6]/[T7] against a dense SVD."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectra.errors import SpectraError
+from spectra.kernels import conv_kernel
+from spectra.operators import conv_matrix, conv_singular_values, wrapped_kernel
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
+    threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _rand_kernel(c_out, c_in, k, dim, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn((c_out, c_in) + (k,) * dim, generator=g, dtype=torch.float64)
+
+
+def _periodic_conv(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Reference circular cross-correlation for ANY n >= 1, including n < r where F.pad
+    refuses: index the input periodically to n + 2r per axis, then an unpadded conv."""
+    dim = w.dim() - 2
+    k, n = w.shape[-1], x.shape[-1]
+    r = k // 2
+    idx = torch.arange(-r, n + r) % n
+    xe = x[:, idx] if dim == 1 else x[:, idx][:, :, idx]
+    conv = F.conv1d if dim == 1 else F.conv2d
+    return conv(xe[None], w)[0]
+
+
+CASES = [
+    (dim, k, c_in, c_out, n)
+    for dim in (1, 2)
+    for k in (1, 3, 5)
+    for c_in, c_out in ((4, 4), (3, 8), (8, 3))
+    for n in (1, 2, k, 2 * k, 8)
+]
+
+
+@pytest.mark.parametrize(("dim", "k", "c_in", "c_out", "n"), CASES)
+def test_conv_matrix_matches_torch_conv(dim, k, c_in, c_out, n):
+    """Acceptance 3: M @ x.flatten() equals torch's conv on circularly padded input.
+    Tolerance 1e-12 absolute on O(1)..O(10) outputs in float64: both sides sum the same
+    k^d c_in products in different orders, so they differ by ~1e-15."""
+    w = _rand_kernel(c_out, c_in, k, dim, seed=n + 10 * k + 100 * c_in)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn((c_in,) + (n,) * dim, generator=g, dtype=torch.float64)
+    m = conv_matrix(w, n)
+    assert m.shape == (c_out * n**dim, c_in * n**dim)
+    y = m @ x.reshape(-1)
+    ref = _periodic_conv(x, w)
+    assert torch.max(torch.abs(y - ref.reshape(-1))).item() < 1e-12
+    r = k // 2
+    if n >= r:  # the form quoted in THEORY [T2]
+        conv = F.conv1d if dim == 1 else F.conv2d
+        ref2 = conv(F.pad(x[None], (r,) * (2 * dim), mode="circular"), w)[0]
+        assert torch.max(torch.abs(y - ref2.reshape(-1))).item() < 1e-12
+
+
+def test_conv_matrix_matches_nn_conv2d_circular():
+    """nn.Conv2d(padding=r, padding_mode='circular') is the same operator ([T2])."""
+    conv = nn.Conv2d(3, 5, 3, padding=1, padding_mode="circular", bias=False, dtype=torch.float64)
+    x = torch.randn(3, 7, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = conv(x[None])[0].reshape(-1)
+    y = conv_matrix(conv.weight.detach(), 7) @ x.reshape(-1)
+    assert torch.max(torch.abs(y - ref)).item() < 1e-12
+
+
+def test_aliasing_when_n_below_k():
+    """[T5]: for n = 1 every tap lands on the single position, so M = sum of the taps; for
+    k = 5, n = 2 offsets -2, 0, 2 alias to 0 and -1, 1 to 1."""
+    w = _rand_kernel(3, 2, 5, 2, seed=4)
+    torch.testing.assert_close(conv_matrix(w, 1), w.sum(dim=(2, 3)), rtol=0, atol=1e-14)
+    w1 = _rand_kernel(2, 2, 5, 1, seed=5)
+    wn = wrapped_kernel(w1, 2)
+    torch.testing.assert_close(wn[..., 0], w1[..., 0] + w1[..., 2] + w1[..., 4])
+    torch.testing.assert_close(wn[..., 1], w1[..., 1] + w1[..., 3])
+
+
+SV_CASES = [
+    (dim, k, c_in, c_out, n)
+    for dim in (1, 2)
+    for k in (1, 3, 5)
+    for c_in, c_out in ((4, 4), (3, 8), (8, 3), (5, 1))
+    for n in (1, 3, 8)
+]
+
+
+@pytest.mark.parametrize(("dim", "k", "c_in", "c_out", "n"), SV_CASES)
+def test_fft_singular_values_match_dense_svd(dim, k, c_in, c_out, n):
+    """Acceptance 3: the FFT route [T7] gives the n^d min(c_in, c_out) singular values of the
+    dense matrix, sorted descending. Tolerance 1e-10 absolute on values of size ~1..10:
+    both are backward-stable SVDs of the same operator (one after an exact unitary change
+    of basis), so they agree to ~1e-14."""
+    w = _rand_kernel(c_out, c_in, k, dim, seed=7 * n + k + 13 * c_out)
+    fast = conv_singular_values(w, n)
+    dense = torch.linalg.svdvals(conv_matrix(w, n))
+    assert fast.shape == (n**dim * min(c_in, c_out),)
+    assert torch.all(fast[:-1] >= fast[1:])
+    assert torch.max(torch.abs(fast - dense)).item() < 1e-10
+
+
+def test_fft_singular_values_of_orthogonal_kernel_at_scale():
+    """An isometry stays one through the FFT route at a size where the dense SVD would be
+    64k x 64k: 2D, c = 64, n = 32, Algorithm 1 with k = 3 ([T7], [T8])."""
+    w = conv_kernel("orth", 64, 64, 3, sigma_w=0.8, generator=0)
+    sv = conv_singular_values(w, 32)
+    assert sv.numel() == 64 * 32**2
+    assert torch.max(torch.abs(sv - 0.8)).item() < 1e-12
+
+
+def test_float32_kernels_work():
+    w = _rand_kernel(4, 4, 3, 2, seed=0)
+    sv64 = conv_singular_values(w, 6)
+    sv32 = conv_singular_values(w.float(), 6)
+    assert sv32.dtype == torch.float32
+    # float32 SVD: relative error ~ 1e-6 of the largest singular value
+    assert torch.max(torch.abs(sv32.double() - sv64)).item() < 1e-5 * sv64[0].item()
+    assert conv_matrix(w.float(), 6).dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("kernel", "size", "needle"),
+    [
+        (torch.zeros(2, 2, 4), 3, "odd"),
+        (torch.zeros(2, 2, 3, 5), 3, "square"),
+        (torch.zeros(2, 3), 3, "shape"),
+        (torch.zeros(2, 2, 3), 0, "size"),
+    ],
+)
+def test_bad_operator_inputs(kernel, size, needle):
+    for fn in (conv_matrix, conv_singular_values):
+        with pytest.raises(SpectraError, match=needle):
+            fn(kernel, size)
