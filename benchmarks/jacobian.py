@@ -41,8 +41,24 @@ from spectra.network import BlockSpec, CircularConvBlock, fixed_point_input, ite
 from spectra.tables import write_csv
 
 COLUMNS = [
-    "row", "method", "init", "device", "dtype", "channels", "size", "depth", "n", "seconds",
-    "peer_seconds", "speedup", "gflops", "gemm_gflops", "peak_rss_mb", "w1_log", "note", "seed",
+    "row",
+    "method",
+    "init",
+    "device",
+    "dtype",
+    "channels",
+    "size",
+    "depth",
+    "n",
+    "seconds",
+    "peer_seconds",
+    "speedup",
+    "gflops",
+    "gemm_gflops",
+    "peak_rss_mb",
+    "w1_log",
+    "note",
+    "seed",
 ]
 
 
@@ -123,16 +139,16 @@ def time_autograd(layers, x0, dtype, device) -> float:
 def peak_rss_child(init: str, c: int, n: int, depth: int, dtype: str, seed: int) -> float:
     """Peak resident set (MB) of a fresh process that runs the streamed forward method
     (layers drawn lazily, never all held) and its SVD."""
+    root = str(Path(__file__).resolve().parents[1])
     code = (
-        "import resource, torch, sys; sys.path.insert(0, %r);"
+        f"import resource, torch, sys; sys.path.insert(0, {root!r});"
         "from benchmarks.jacobian import _stack; from spectra.jacobian import spectrum, "
         "tune_allocator; tune_allocator();"
-        "s, _, _ = _stack(%r, %d, %d, %d, %d, materialise=False);"
-        "spectrum(s, 'forward', dtype=torch.%s);"
+        f"s, _, _ = _stack({init!r}, {c}, {n}, {depth}, {seed}, materialise=False);"
+        f"spectrum(s, 'forward', dtype=torch.{dtype});"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    ) % (str(Path(__file__).resolve().parents[1]), init, c, n, depth, seed, dtype)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -159,51 +175,116 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm):
         sl = layers[:slow_depth]
         t_ag = time_autograd(sl, x0, dtype, device) * depth / slow_depth
         fl = conv_flops(c, n, depth, c * n * n, init == "delta-orth")
-        common = dict(init=init, device=device, dtype=name, channels=c, size=n, depth=depth,
-                      n=c * n * n, seed=seed, gemm_gflops=gemm)
-        rows.append(_row(row="engine", method="forward", seconds=t_eng,
-                         gflops=fl / t_eng / 1e9, **common))
-        rows.append(_row(row="vs_jacfwd_vmap", method="torch.func.jacfwd", seconds=t_eng,
-                         peer_seconds=t_jf, speedup=t_jf / t_eng, **common))
-        rows.append(_row(row="vs_autograd_jacobian", method="torch.autograd.functional.jacobian",
-                         seconds=t_eng, peer_seconds=t_ag, speedup=t_ag / t_eng,
-                         note=f"peer timed at depth {slow_depth}, scaled x{depth / slow_depth:g}",
-                         **common))
+        common = dict(
+            init=init,
+            device=device,
+            dtype=name,
+            channels=c,
+            size=n,
+            depth=depth,
+            n=c * n * n,
+            seed=seed,
+            gemm_gflops=gemm,
+        )
+        rows.append(
+            _row(row="engine", method="forward", seconds=t_eng, gflops=fl / t_eng / 1e9, **common)
+        )
+        rows.append(
+            _row(
+                row="vs_jacfwd_vmap",
+                method="torch.func.jacfwd",
+                seconds=t_eng,
+                peer_seconds=t_jf,
+                speedup=t_jf / t_eng,
+                **common,
+            )
+        )
+        rows.append(
+            _row(
+                row="vs_autograd_jacobian",
+                method="torch.autograd.functional.jacobian",
+                seconds=t_eng,
+                peer_seconds=t_ag,
+                speedup=t_ag / t_eng,
+                note=f"peer timed at depth {slow_depth}, scaled x{depth / slow_depth:g}",
+                **common,
+            )
+        )
 
 
 def bench_memory(rows, init, c, n, depths, seed):
     for d in depths:
         rss = peak_rss_child(init, c, n, d, "float32", seed)
-        rows.append(_row(row="peak_memory", method="forward", init=init, device="cpu",
-                         dtype="float32", channels=c, size=n, depth=d, n=c * n * n,
-                         peak_rss_mb=rss, seed=seed, note="ru_maxrss of a child process"))
+        rows.append(
+            _row(
+                row="peak_memory",
+                method="forward",
+                init=init,
+                device="cpu",
+                dtype="float32",
+                channels=c,
+                size=n,
+                depth=d,
+                n=c * n * n,
+                peak_rss_mb=rss,
+                seed=seed,
+                note="ru_maxrss of a child process",
+            )
+        )
 
 
-def bench_lanczos(rows, device, dtype, c, n, depth, seed, full: bool, steps, probes,
-                  init="orth"):
+def bench_lanczos(rows, device, dtype, c, n, depth, seed, full: bool, steps, probes, init="orth"):
     from spectra.lanczos import wasserstein1
 
     name = str(dtype).replace("torch.", "")
     stack, _, _ = _stack(init, c, n, depth, seed)
-    common = dict(init=init, device=device, dtype=name, channels=c, size=n, depth=depth,
-                  n=c * n * n, seed=seed)
+    common = dict(
+        init=init,
+        device=device,
+        dtype=name,
+        channels=c,
+        size=n,
+        depth=depth,
+        n=c * n * n,
+        seed=seed,
+    )
     _sync(device)
-    res_l = spectrum(stack, "lanczos", dtype=dtype, device=device,
-                     lanczos_options={"steps": steps, "probes": probes, "seed": seed})
+    res_l = spectrum(
+        stack,
+        "lanczos",
+        dtype=dtype,
+        device=device,
+        lanczos_options={"steps": steps, "probes": probes, "seed": seed},
+    )
     _sync(device)
     t_l = res_l.seconds
     if not full:
-        rows.append(_row(row="lanczos", method="lanczos", seconds=t_l,
-                         note=f"steps={steps}, probes={probes}", **common))
+        rows.append(
+            _row(
+                row="lanczos",
+                method="lanczos",
+                seconds=t_l,
+                note=f"steps={steps}, probes={probes}",
+                **common,
+            )
+        )
         return
     res_f = spectrum(stack, "forward", dtype=dtype, device=device)
     ls = res_f.log_singular_values
     d = res_l.density
     w1 = wasserstein1(d["ritz_log_lambda"], d["ritz_weight"], 2 * ls, np.ones_like(ls))
-    rows.append(_row(row="lanczos_vs_full", method="lanczos", seconds=t_l,
-                     peer_seconds=res_f.seconds, speedup=res_f.seconds / t_l, w1_log=w1,
-                     note=f"steps={steps}, probes={probes}; peer = forward full spectrum",
-                     **common))
+    rows.append(
+        _row(
+            row="lanczos_vs_full",
+            method="lanczos",
+            seconds=t_l,
+            peer_seconds=res_f.seconds,
+            speedup=res_f.seconds / t_l,
+            w1_log=w1,
+            note=f"steps={steps}, probes={probes}; peer = forward full spectrum",
+            **common,
+        )
+    )
 
 
 def main(argv=None) -> None:
@@ -212,8 +293,11 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
-    ap.add_argument("--rows", default="peers,memory,cli,lanczos",
-                    help="comma list of row groups: peers,memory,cli,lanczos,lanczos-full")
+    ap.add_argument(
+        "--rows",
+        default="peers,memory,cli,lanczos",
+        help="comma list of row groups: peers,memory,cli,lanczos,lanczos-full",
+    )
     args = ap.parse_args(argv)
     dev = args.device
     groups = set(args.rows.split(","))
@@ -225,43 +309,117 @@ def main(argv=None) -> None:
     gemm = gemm_gflops(dev, f32, 512 if args.smoke else 2048)
     s = args.smoke
     if "peers" in groups:
-        bench_peers(rows, dev, f32, 4 if s else 16, 4 if s else 8, 10 if s else 200,
-                    2 if s else 5, args.seed, gemm)
+        bench_peers(
+            rows,
+            dev,
+            f32,
+            4 if s else 16,
+            4 if s else 8,
+            10 if s else 200,
+            2 if s else 5,
+            args.seed,
+            gemm,
+        )
     if "memory" in groups and not gpu:
-        bench_memory(rows, "gaussian", 4 if s else 16, 4 if s else 8,
-                     (20, 80) if s else (1000, 4000), args.seed)
+        bench_memory(
+            rows,
+            "gaussian",
+            4 if s else 16,
+            4 if s else 8,
+            (20, 80) if s else (1000, 4000),
+            args.seed,
+        )
     if "cli" in groups and not gpu:
         depth = 20 if s else 4000
         cargs = ["--init", "orth", "--depth", str(depth)] + (["--channels", "4"] if s else [])
         t = cli_wall(cargs, Path(os.environ.get("TMPDIR", "/tmp")) / "spectra-bench-cli")
-        rows.append(_row(row="cli", method="auto", init="orth", device="cpu", dtype="float32",
-                         channels=4 if s else 16, size=8, depth=depth, seconds=t,
-                         n=(4 if s else 16) * 64, seed=0,
-                         note="spectra jacobian --init orth --depth N: wall, start-up incl."))
+        rows.append(
+            _row(
+                row="cli",
+                method="auto",
+                init="orth",
+                device="cpu",
+                dtype="float32",
+                channels=4 if s else 16,
+                size=8,
+                depth=depth,
+                seconds=t,
+                n=(4 if s else 16) * 64,
+                seed=0,
+                note="spectra jacobian --init orth --depth N: wall, start-up incl.",
+            )
+        )
     if gpu:
         if "full" in groups or "peers" in groups:
             c, depth = (8, 20) if s else (128, 10000)
             stack, _, _ = _stack("orth", c, 8, depth, args.seed, materialise=False)
             res = spectrum(stack, "forward", dtype=f32, device=dev)
-            rows.append(_row(row="full_spectrum", method="forward", init="orth", device=dev,
-                             dtype="float32", channels=c, size=8, depth=depth, n=c * 64,
-                             seconds=res.seconds, seed=args.seed,
-                             gflops=conv_flops(c, 8, depth, c * 64, False) / res.seconds / 1e9,
-                             gemm_gflops=gemm, note="layers streamed from the CPU generator"))
+            rows.append(
+                _row(
+                    row="full_spectrum",
+                    method="forward",
+                    init="orth",
+                    device=dev,
+                    dtype="float32",
+                    channels=c,
+                    size=8,
+                    depth=depth,
+                    n=c * 64,
+                    seconds=res.seconds,
+                    seed=args.seed,
+                    gflops=conv_flops(c, 8, depth, c * 64, False) / res.seconds / 1e9,
+                    gemm_gflops=gemm,
+                    note="layers streamed from the CPU generator",
+                )
+            )
         if "lanczos" in groups:
-            bench_lanczos(rows, dev, f32, 8 if s else 256, 8, 20 if s else 1000, args.seed,
-                          False, 10 if s else 80, 4)
+            bench_lanczos(
+                rows,
+                dev,
+                f32,
+                8 if s else 256,
+                8,
+                20 if s else 1000,
+                args.seed,
+                False,
+                10 if s else 40,
+                4,
+            )
     elif "lanczos" in groups or "lanczos-full" in groups:
         if "lanczos-full" in groups:
-            bench_lanczos(rows, dev, f32, 8 if s else 64, 8, 20 if s else 1000, args.seed,
-                          True, 10 if s else 80, 4)
-        bench_lanczos(rows, dev, f32, 8 if s else 128, 8, 20 if s else 1000, args.seed,
-                      False, 10 if s else 80, 4)
+            bench_lanczos(
+                rows,
+                dev,
+                f32,
+                8 if s else 64,
+                8,
+                20 if s else 1000,
+                args.seed,
+                True,
+                10 if s else 40,
+                4,
+            )
+        bench_lanczos(
+            rows,
+            dev,
+            f32,
+            8 if s else 128,
+            8,
+            20 if s else 1000,
+            args.seed,
+            False,
+            10 if s else 40,
+            4,
+        )
     df = pd.DataFrame(rows, columns=COLUMNS)
     write_csv(df, out)
-    meta = {"command": [Path(sys.argv[0]).name, *(argv or sys.argv[1:])],
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta = {
+        "command": [Path(sys.argv[0]).name, *(argv or sys.argv[1:])],
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     if gpu:
         meta["gpu"] = torch.cuda.get_device_name()
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")

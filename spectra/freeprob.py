@@ -204,7 +204,7 @@ class MasterSystem:
         if i == 0 or i == vs.size - 1:
             return float(vals[i])
         res = minimize_scalar(
-            logz, bracket=(vs[i - 1], vs[i], vs[i + 1]), method="brent", tol=1e-12
+            logz, bounds=(vs[i - 1], vs[i + 1]), method="bounded", options={"xatol": 1e-13}
         )
         return float(min(res.fun, vals[i]))
 
@@ -240,7 +240,10 @@ class MasterSystem:
         if i == 0 or i == vs.size - 1:
             return None
         res = minimize_scalar(
-            lambda v: -logz(v), bracket=(vs[i - 1], vs[i], vs[i + 1]), method="brent", tol=1e-12
+            lambda v: -logz(v),
+            bounds=(vs[i - 1], vs[i + 1]),
+            method="bounded",
+            options={"xatol": 1e-13},
         )
         return float(max(-res.fun, vals[i]))
 

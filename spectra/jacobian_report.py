@@ -19,8 +19,19 @@ import pandas as pd
 __all__ = ["sv_frame", "summary_row", "theory_frame", "density_frame_lanczos", "write_outputs"]
 
 CONFIG_COLUMNS = (
-    "init", "activation", "depth", "channels", "size", "kernel", "dim",
-    "sigma_w", "sigma_b", "q_star", "dtype", "method", "seed",
+    "init",
+    "activation",
+    "depth",
+    "channels",
+    "size",
+    "kernel",
+    "dim",
+    "sigma_w",
+    "sigma_b",
+    "q_star",
+    "dtype",
+    "method",
+    "seed",
 )
 
 
@@ -48,8 +59,12 @@ def theory_frame(config: dict, points: int = 800):
 
     try:
         return density_frame(
-            config["depth"], config["init"], sigma_w=config["sigma_w"],
-            sigma_b=config["sigma_b"], activation=config["activation"], points=points,
+            config["depth"],
+            config["init"],
+            sigma_w=config["sigma_w"],
+            sigma_b=config["sigma_b"],
+            activation=config["activation"],
+            points=points,
         )
     except (SpectraError, ValueError, ArithmeticError, RuntimeError):
         return None
@@ -61,8 +76,11 @@ def _theory_moments(config: dict) -> tuple[float, float]:
 
     try:
         m, v = theory_moments(
-            config["depth"], config["init"], sigma_w=config["sigma_w"],
-            sigma_b=config["sigma_b"], activation=config["activation"],
+            config["depth"],
+            config["init"],
+            sigma_w=config["sigma_w"],
+            sigma_b=config["sigma_b"],
+            activation=config["activation"],
         )
         return float(m), float(v)
     except (SpectraError, ValueError, ArithmeticError, RuntimeError):
@@ -83,8 +101,11 @@ def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> di
         with np.errstate(over="ignore", under="ignore"):
             s2 = np.exp(2.0 * ls)
         row.update(
-            n=len(ls), mean_sq=float(np.mean(s2)), var_sq=float(np.var(s2)),
-            s_max=float(np.exp(ls[0])), s_min=float(np.exp(ls[-1])),
+            n=len(ls),
+            mean_sq=float(np.mean(s2)),
+            var_sq=float(np.var(s2)),
+            s_max=float(np.exp(ls[0])),
+            s_min=float(np.exp(ls[-1])),
             log10_condition=float((ls[0] - ls[-1]) / math.log(10.0)),
         )
         if frame is not None:
@@ -97,15 +118,21 @@ def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> di
     else:
         info = res.info
         row.update(
-            n=info["n"], mean_sq=info["mean_sq"], var_sq=info["var_sq"],
-            s_max=math.sqrt(info["lambda_max"]), s_min=math.sqrt(max(info["lambda_min"], 0.0)),
+            n=info["n"],
+            mean_sq=info["mean_sq"],
+            var_sq=info["var_sq"],
+            s_max=math.sqrt(info["lambda_max"]),
+            s_min=math.sqrt(max(info["lambda_min"], 0.0)),
             log10_condition=0.5 * math.log10(info["lambda_max"] / info["lambda_min"])
-            if info["lambda_min"] > 0 else math.inf,
+            if info["lambda_min"] > 0
+            else math.inf,
         )
         if frame is not None:
             ks = _density_ks(res.density, frame)
         row["log_s_max"] = 0.5 * math.log(info["lambda_max"])
-        row["log_s_min"] = 0.5 * math.log(info["lambda_min"]) if info["lambda_min"] > 0 else -math.inf
+        row["log_s_min"] = (
+            0.5 * math.log(info["lambda_min"]) if info["lambda_min"] > 0 else -math.inf
+        )
     row.update(theory_mean_sq=tm, theory_var_sq=tv, ks=ks, w1_log=w1)
     row["seconds"] = res.seconds
     row["method_reason"] = res.reason
@@ -120,9 +147,7 @@ def _density_ks(dens: dict, frame) -> float:
     nodes, w = nodes[order], w[order]
     emp = np.cumsum(w) / w.sum()
     ft = np.interp(nodes, frame["log_lambda"].to_numpy(), frame["cdf"].to_numpy())
-    ft_before = np.interp(
-        nodes - 1e-12, frame["log_lambda"].to_numpy(), frame["cdf"].to_numpy()
-    )
+    ft_before = np.interp(nodes - 1e-12, frame["log_lambda"].to_numpy(), frame["cdf"].to_numpy())
     return float(max(np.max(np.abs(emp - ft)), np.max(np.abs(emp - w / w.sum() - ft_before))))
 
 
@@ -131,8 +156,15 @@ def density_frame_lanczos(res, frame=None) -> pd.DataFrame:
     d = res.density
     parts = [pd.DataFrame({"lambda": d["lambda"], "density": d["density"], "source": "lanczos"})]
     if frame is not None:
-        parts.append(pd.DataFrame({"lambda": frame["lambda"].to_numpy(),
-                                   "density": frame["density"].to_numpy(), "source": "theory"}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "lambda": frame["lambda"].to_numpy(),
+                    "density": frame["density"].to_numpy(),
+                    "source": "theory",
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 

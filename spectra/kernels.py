@@ -119,22 +119,27 @@ def _check_init(init: str, names: Sequence[str], what: str) -> str:
 
 
 # --------------------------------------------------------------------------- primitives
-def _haar(n: int, g: torch.Generator | None) -> torch.Tensor:
-    """Haar ``(n, n)`` float64 on the generator's device: QR of a Gaussian matrix with
-    column i multiplied by sign(R_ii) (pitfall 3). All linear algebra stays in torch so
-    that it shares torch's thread pool (mixing in numpy's BLAS pool makes the two fight
-    for the cores)."""
-    a = torch.randn(n, n, generator=g, dtype=torch.float64, device=_gen_device(g))
+def _haar(n: int, g: torch.Generator | None, cols: int | None = None) -> torch.Tensor:
+    """The first ``cols`` (default n) columns of a Haar ``(n, n)`` matrix, float64, on the
+    generator's device: reduced QR of an n x cols Gaussian matrix with column i multiplied
+    by sign(R_ii) (pitfall 3; Gram–Schmidt of the first columns of the full Gaussian
+    matrix gives exactly these columns). All linear algebra stays in torch so it shares
+    torch's thread pool (mixing in numpy's BLAS pool makes the two fight for the cores)."""
+    m = n if cols is None else cols
+    a = torch.randn(n, m, generator=g, dtype=torch.float64, device=_gen_device(g))
     q, r = torch.linalg.qr(a)
     d = torch.sign(torch.diagonal(r))
     return q * torch.where(d == 0, torch.ones_like(d), d)
 
 
 def _projection(n: int, g: torch.Generator | None) -> torch.Tensor:
-    """U_{:, :rho} U_{:, :rho}^T with U Haar and rho ~ Bin(n, 1/2) ([T8] step 3)."""
-    u = _haar(n, g)
+    """V V^T with V the first rho columns of a Haar matrix, rho ~ Bin(n, 1/2) ([T8] step 3):
+    the orthogonal projection onto a uniformly random rho-dimensional subspace."""
     coins = torch.rand(n, generator=g, dtype=torch.float64, device=_gen_device(g))
-    v = u[:, : int((coins < 0.5).sum())]
+    rho = int((coins < 0.5).sum())
+    if rho == 0:
+        return torch.zeros(n, n, dtype=torch.float64, device=_gen_device(g))
+    v = _haar(n, g, rho)
     return v @ v.T
 
 
@@ -218,7 +223,7 @@ def _gaussian_kernel(c_out, c_in, v, sigma_w, g) -> torch.Tensor:
 
 def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
     """Algorithm 1 ([T8]) in float64: K of shape ``(k,)*dim + (c_out, c_in)``."""
-    kern = _haar(c_out, g)[:, :c_in].reshape((1,) * dim + (c_out, c_in))
+    kern = _haar(c_out, g, c_in).reshape((1,) * dim + (c_out, c_in))
     eye = torch.eye(c_out, dtype=torch.float64, device=kern.device)
     for _ in range(k - 1):
         p = _projection(c_out, g)
@@ -272,7 +277,7 @@ def conv_kernel(
         taps = _orth_taps(c_out, c_in, k, dim, g)  # (k,..., c_out, c_in)
         w = torch.movedim(taps, (dim, dim + 1), (0, 1)) * sigma_w
     elif init == "delta-orth":
-        h0 = _haar(c_out, g)[:, :c_in]
+        h0 = _haar(c_out, g, c_in)
         w = h0.new_zeros((c_out, c_in) + (k,) * dim)
         w[(slice(None), slice(None)) + (k // 2,) * dim] = sigma_w * h0
     else:
@@ -307,9 +312,9 @@ def dense_weight(
         z = torch.randn(n_out, n_in, generator=g, dtype=torch.float64, device=_gen_device(g))
         w = z * (sigma_w / math.sqrt(n_in))
     elif n_in <= n_out:
-        w = sigma_w * _haar(n_out, g)[:, :n_in]
+        w = sigma_w * _haar(n_out, g, n_in)
     else:
-        w = sigma_w * _haar(n_in, g)[:, :n_out].T
+        w = sigma_w * _haar(n_in, g, n_out).T
     return w.to(dtype=dtype, device=_gen_device(g)).contiguous()
 
 

@@ -35,7 +35,7 @@ class JacobianOperator:
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
-        from .jacobian import _is_delta, _layers_on, _primal_step
+        from .jacobian_engine import _is_delta, _layers_on, _primal_step
 
         self.device = torch.device(device or "cpu")
         self.dtype, self.stack = dtype, stack
@@ -53,7 +53,7 @@ class JacobianOperator:
                 progress(1)
 
     def _pusher(self, p: int):
-        from .jacobian import _Pusher
+        from .jacobian_engine import _Pusher
 
         s = self.stack
         return _Pusher(p, s.channels, s.size, s.dim, s.kernel, self.dtype, self.device)
@@ -98,7 +98,7 @@ def lanczos_density(
     *,
     dtype=torch.float32,
     device=None,
-    steps: int = 80,
+    steps: int = 40,
     probes: int = 4,
     seed: int = 0,
     bandwidth: float | None = None,
@@ -114,16 +114,28 @@ def lanczos_density(
     (moments of the SLQ measure: Hutchinson estimates of tr(J^T J)/N etc.),
     ``lambda_max``, ``lambda_min``, ``steps``, ``probes``, ``bandwidth`` (in log lambda).
     ``progress`` counts layer passes: L to store the layers, then 2 L per step.
-    ``workers`` > 1 switches to one intra-op thread (see ``jacobian._threads``); the default
-    keeps torch's thread setting.
+    ``workers``: threads over probe chunks, one intra-op thread each (default: torch's
+    thread count; see ``jacobian._threads`` for why).
     """
-    from .jacobian import _threads
+    from .jacobian_engine import _threads
 
     dev = torch.device(device or "cpu")
     n_feat = stack.n_features
     m = min(steps, n_feat)
-    with _threads(dev, workers if workers and workers > 1 else 1):
+    with _threads(dev, workers) as nw:
         op = JacobianOperator(stack, dtype=dtype, device=dev, progress=progress)
+        pool = None
+        if nw > 1 and probes > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(min(nw, probes))
+
+        def gram(x: torch.Tensor) -> torch.Tensor:
+            if pool is None:
+                return op.gram(x)
+            parts = x.chunk(min(nw, probes))
+            return torch.cat(list(pool.map(op.gram, parts)))
+
         g = torch.Generator().manual_seed(seed)
         v = torch.randn((probes, n_feat), generator=g, dtype=torch.float64).to(dev)
         v = v / v.norm(dim=1, keepdim=True)
@@ -135,7 +147,7 @@ def lanczos_density(
         done = m
         for k in range(m):
             basis[:, k] = v
-            w = op.gram(v.reshape((probes, *op.shape))).reshape(probes, n_feat)
+            w = gram(v.reshape((probes, *op.shape))).reshape(probes, n_feat)
             if progress is not None:
                 progress(2 * stack.depth)
             a = (w * v).sum(dim=1)
@@ -152,6 +164,8 @@ def lanczos_density(
                 break
             beta[:, k] = b.cpu()
             prev, v, b_prev = v, w / b[:, None], b
+        if pool is not None:
+            pool.shutdown()
     alpha, beta = alpha[:, :done].numpy(), beta[:, : done - 1].numpy()
     theta, tau = slq_nodes(alpha, beta)
     theta = np.clip(theta, 1e-300, None)
@@ -172,9 +186,14 @@ def lanczos_density(
         "ritz_weight": wts,
     }
     info = {
-        "n": n_feat, "mean_sq": mean, "var_sq": max(second - mean**2, 0.0),
-        "lambda_max": float(theta.max()), "lambda_min": float(theta.min()),
-        "steps": done, "probes": probes, "bandwidth": bw,
+        "n": n_feat,
+        "mean_sq": mean,
+        "var_sq": max(second - mean**2, 0.0),
+        "lambda_max": float(theta.max()),
+        "lambda_min": float(theta.min()),
+        "steps": done,
+        "probes": probes,
+        "bandwidth": bw,
     }
     return density, info
 

@@ -51,6 +51,7 @@ __all__ = [
 _XTOL = 1e-15
 _SERIES_Q = 1e-3  # below this q the critical-line numerator uses its Taylor series
 _Q_MAX = 1e8  # a q-map fixed point beyond this is treated as divergent
+_CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on the line)
 
 
 # --------------------------------------------------------------------------- activations
@@ -284,17 +285,20 @@ def c_star(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None
 def _c_star(sigma_w: float, sigma_b: float, act: _NumpyAct, qs: float) -> float:
     if qs == 0.0:
         return 1.0
-    if sigma_w**2 * float(_mu1(qs, act)) <= 1.0:
+    chi1 = sigma_w**2 * float(_mu1(qs, act))
+    if sigma_b == 0.0 and act.odd:  # cmap is odd: c* = 0 once c = 1 is unstable [T16]
+        return 0.0 if chi1 > 1.0 else 1.0
+    if chi1 <= 1.0 + _CRIT_TOL:  # ordered, or on the critical line up to rounding
         return 1.0
-    if sigma_b == 0.0 and act.odd:
-        return 0.0
 
     def g(c):
         return (sigma_w**2 * float(_cmap_terms(c, qs, act, act.phi)[0]) + sigma_b**2) / qs - c
 
     hi = 1.0 - 1e-6
     lo = 0.0 if g(0.0) >= 0.0 else -1.0
-    if g(hi) > 0.0 or g(lo) < 0.0:  # pragma: no cover - no interior root (pathological phi)
+    if g(hi) >= 0.0:  # barely chaotic: c* lies in (1 - 1e-6, 1)
+        return 1.0
+    if g(lo) < 0.0:  # pragma: no cover - no root in [-1, 1) (pathological phi)
         raise SpectraError(f"no stable c* < 1 found for {act.name} at these parameters")
     return float(brentq(g, lo, hi, xtol=_XTOL))
 
@@ -317,13 +321,14 @@ def _chi_c(sigma_w: float, act: _NumpyAct, qs: float, cs: float) -> float:
 def depth_scale(chi) -> np.ndarray | float:
     """xi = -1 / log(chi) for chi in (0, 1) (ξ_c [T15], ξ_q [T11], ξ_m [T19]).
 
-    chi = 1 gives inf (critical); chi = 0 gives 0 ([T19], lambda_m = 0); chi > 1 gives
-    -1/log(chi) < 0 (growth, as a negative scale). Array in, array out.
+    |chi - 1| <= 1e-12 gives inf (critical, up to rounding); chi = 0 gives 0 ([T19],
+    lambda_m = 0); chi > 1 gives -1/log(chi) < 0 (growth, as a negative scale).
+    Array in, array out.
     """
     x = np.asarray(chi, dtype=np.float64)
     with np.errstate(divide="ignore"):
         out = np.where(x <= 0.0, 0.0, -1.0 / np.log(np.where(x <= 0.0, 0.5, x)))
-    out = np.where(x == 1.0, np.inf, out)
+    out = np.where(np.abs(x - 1.0) <= _CRIT_TOL, np.inf, out)
     return float(out) if out.ndim == 0 else out
 
 
@@ -506,3 +511,39 @@ def operating_point(
     q = 1.0 / depth if q_star is None else _check_real("q_star", q_star, positive=True)
     sw, sb = critical_point(q, act)
     return sw, sb, q
+
+
+# Re-exports: the phase grid, Fourier modes and the conv covariance map live in their own
+# modules (split by concept); they import this one lazily, so this is cycle-free.
+from .meanfield_conv import (  # noqa: E402
+    appendix_f_perturbation,
+    covariance_map,
+    ensemble_first_diagonal,
+    first_diagonal_modes,
+    fit_decay_rate,
+    fixed_point_covariance,
+    iterate_covariance_map,
+)
+from .meanfield_grid import critical_line, phase_grid  # noqa: E402
+from .meanfield_modes import (  # noqa: E402
+    fourier_eigenvalues,
+    mode_depth_scales,
+    modes_frame,
+    sorted_singular_values,
+)
+
+__all__ += [
+    "fourier_eigenvalues",
+    "mode_depth_scales",
+    "sorted_singular_values",
+    "modes_frame",
+    "phase_grid",
+    "critical_line",
+    "fixed_point_covariance",
+    "covariance_map",
+    "iterate_covariance_map",
+    "first_diagonal_modes",
+    "appendix_f_perturbation",
+    "ensemble_first_diagonal",
+    "fit_decay_rate",
+]

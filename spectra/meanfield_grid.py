@@ -185,7 +185,7 @@ def phase_grid(
         p, dp, _ = _phi_derivs(act, np.sqrt(q[j])[:, None] * z, second=False)
         chi1[j] = sw2[j] * ((dp * dp) @ w)
         cstar[j] = 1.0
-        chaos = chi1[j] > 1.0
+        chaos = chi1[j] > 1.0 + 1e-12 * (sb2[j] > 0)  # on the critical line c* = 1
         if not chaos.any():
             continue
         jc = j[chaos]
@@ -195,11 +195,13 @@ def phase_grid(
         cstar[jc] = _mehler_root(gam2, sw2[jc], sb2[jc], q[jc], act.odd)
         chic[jc] = sw2[jc] * _polyval_rows(del2, cstar[jc])
     tick(1)
-    ordered = fin & (chi1 <= 1.0)
+    ordered = fin & (chi1 <= 1.0 + 1e-12 * (sb2 > 0))
     chic[ordered] = chi1[ordered]
     xi = np.asarray(depth_scale(np.where(np.isfinite(chic), chic, 0.5)))
     xi = np.where(np.isfinite(chic), xi, np.nan)
-    phase = np.where(~fin, "divergent", np.where(chi1 <= 1.0, "ordered", "chaotic"))
+    phase = np.where(
+        ~fin, "divergent", np.where(chi1 <= 1.0 + 1e-12 * (sb2 > 0), "ordered", "chaotic")
+    )
     tick(1)
     return pd.DataFrame(
         {

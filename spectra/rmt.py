@@ -248,6 +248,46 @@ def _point_mass(ms: MasterSystem) -> float | None:
     return None
 
 
+class _Depth1Orth:
+    """Orthogonal weights at depth 1: J Jᵀ = σ_w² D² exactly, so λ = σ_w² φ'(h)², h ~ N(0, q*)
+    [T28] — no free convolution, and the law is not smooth enough for the solver (its
+    discretisation by nodes shows). For φ'² even and strictly decreasing in |h| (tanh,
+    erf) it is written in closed form: with λ = Λ(r), r = |h|/√q*, P(λ ≤ Λ(r)) =
+    erfc(r/√2) and λρ(λ) = 2 φ_N(r) / |dℓ/dr|, dℓ/dr = 2√q* φ''/φ'."""
+
+    def __init__(self, sigma_w: float, q: float, activation):
+        self.act = get_activation(activation)
+        self.sw2, self.sq = sigma_w**2, math.sqrt(q)
+        r = np.linspace(1e-3, 12.0, 200)
+        slope = self.dell(r)
+        even = np.allclose(self.act.dphi(-self.sq * r), self.act.dphi(self.sq * r), rtol=1e-12)
+        if not (q > 0 and even and np.all(slope < 0)):
+            raise SpectraError(
+                f"orthogonal weights at depth 1 need phi'^2 even and decreasing in |h| "
+                f"(tanh, erf), not {self.act.name}"
+            )
+        self.top = self.ell(np.zeros(1))[0]
+
+    def ell(self, r: np.ndarray) -> np.ndarray:
+        return math.log(self.sw2) + 2.0 * np.log(np.abs(self.act.dphi(self.sq * r)))
+
+    def dell(self, r: np.ndarray) -> np.ndarray:
+        h = self.sq * r
+        return 2.0 * self.sq * self.act.d2phi(h) / self.act.dphi(h)
+
+    def density_log(self, r: np.ndarray) -> np.ndarray:
+        return 2.0 * np.exp(-0.5 * r * r) / math.sqrt(2 * math.pi) / np.abs(self.dell(r))
+
+    def radius(self, ell: np.ndarray) -> np.ndarray:
+        """r with ℓ(r) = ell (ℓ decreasing in r), by bisection on [0, 40]."""
+        lo, hi = np.zeros(ell.shape), np.full(ell.shape, 40.0)
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            above = self.ell(mid) > ell
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        return 0.5 * (lo + hi)
+
+
 def jacobian_log_density(
     log_lam,
     *,
@@ -270,9 +310,14 @@ def jacobian_log_density(
     ell = np.asarray(log_lam, dtype=np.float64)
     if not np.all(np.isfinite(ell)):
         raise SpectraError("log_lam must be finite")
-    ms, _ = _system(depth, weights, sigma_w, sigma_b, q_star, activation)
+    ms, (sw, _, q, _, _) = _system(depth, weights, sigma_w, sigma_b, q_star, activation)
     out = np.zeros(ell.shape)
     if _point_mass(ms) is not None or ell.size == 0:
+        return out
+    if ms.L == 1 and ms.kappa == 1:
+        one = _Depth1Orth(sw, q, activation)
+        inside = ell < one.top
+        out[inside] = one.density_log(one.radius(ell[inside]))
         return out
     ehi = ms.upper_edge()
     inside = ell < ehi
@@ -445,6 +490,12 @@ def density_frame(
         "atom_at_zero": ms.p0,
     }
     pm = _point_mass(ms)
+    if pm is None and ms.L == 1 and ms.kappa == 1:
+        df = _depth1_orth_frame(_Depth1Orth(sw, q, act), n)
+        attrs.update(mass=1.0, log_support=(float(df["log_lambda"].iloc[0]), df.attrs["top"]))
+        df.attrs.clear()
+        df.attrs.update(attrs)
+        return df
     if pm is not None:
         df = pd.DataFrame(
             {
@@ -504,6 +555,36 @@ def density_frame(
     )
     attrs.update(mass=mass + ms.p0, log_support=(elo, ehi))
     df.attrs.update(attrs)
+    return df
+
+
+def _depth1_orth_frame(one: _Depth1Orth, n: int) -> pd.DataFrame:
+    """The frame of :class:`_Depth1Orth` on Gauss–Legendre nodes in r ∈ [0, 12] (exact
+    weights: Σ weight · density_log = Σ Gauss weights = 1; the top edge, where the density
+    diverges like 1/√, is the integrable end r = 0, not a grid point)."""
+    from scipy.special import roots_legendre
+
+    x, w = roots_legendre(n)
+    r = 6.0 * (x + 1.0)
+    wr = 6.0 * w * 2.0 * np.exp(-0.5 * r * r) / math.sqrt(2 * math.pi)
+    r, wr = r[::-1], wr[::-1]  # ascending in λ
+    ell = one.ell(r)
+    dl = one.density_log(r)
+    from scipy.special import erfc
+
+    with np.errstate(over="ignore"):
+        df = pd.DataFrame(
+            {
+                "lambda": np.exp(ell),
+                "log_lambda": ell,
+                "density": dl / np.exp(ell),
+                "density_log": dl,
+                "cdf": erfc(r / math.sqrt(2.0)),
+                "weight": wr / dl,
+                "atom": np.zeros(n),
+            }
+        )
+    df.attrs["top"] = float(one.top)
     return df
 
 

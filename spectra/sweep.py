@@ -10,7 +10,8 @@ nothing to rerun.
 Where jobs run:
 
 * ``scheduler=None, workers=1``: in this process, one after another;
-* ``scheduler=None, workers>1``: a local process pool (``spawn`` start method);
+* ``scheduler=None, workers>1``: a local process pool (the platform's default start
+  method: ``fork`` on Linux, so workers inherit the imported modules and start at once);
 * ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``): a Dask distributed
   cluster, so a sweep that outgrows one machine runs unchanged on many.
 
@@ -70,7 +71,7 @@ def _client(scheduler):
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
-        return Client(scheduler, timeout="10s"), True
+        return Client(scheduler, timeout="5s"), True
     except OSError as e:
         raise SpectraError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
 
@@ -91,7 +92,15 @@ def run_jobs(
     Duplicate configs run once. ``progress(1)`` is called as each job finishes
     (cached ones included).
     """
-    folder = Path(folder)
+    client, owned = _client(scheduler) if scheduler is not None else (None, False)
+    try:
+        return _run(fn, configs, Path(folder), client, workers, progress)
+    finally:
+        if owned:
+            client.close()
+
+
+def _run(fn, configs, folder: Path, client, workers: int, progress) -> pd.DataFrame:
     folder.mkdir(parents=True, exist_ok=True)
     keys = [job_key(c) for c in configs]
     todo: dict[str, dict] = {}
@@ -106,24 +115,17 @@ def run_jobs(
         if progress is not None:
             progress(1)
 
-    if todo and scheduler is not None:
-        client, owned = _client(scheduler)
-        try:
-            from distributed import as_completed as dask_as_completed
+    if todo and client is not None:
+        from distributed import as_completed as dask_as_completed
 
-            futs = {
-                client.submit(run_job, fn, c, key=f"spectra-{k}", pure=False): k
-                for k, c in todo.items()
-            }
-            for fut in dask_as_completed(list(futs)):
-                _store(futs[fut], fut.result())
-        finally:
-            if owned:
-                client.close()
+        futs = {
+            client.submit(run_job, fn, c, key=f"spectra-{k}", pure=False): k
+            for k, c in todo.items()
+        }
+        for fut in dask_as_completed(list(futs)):
+            _store(futs[fut], fut.result())
     elif todo and workers > 1:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
             futs = {ex.submit(run_job, fn, c): k for k, c in todo.items()}
             for fut in as_completed(futs):
                 _store(futs[fut], fut.result())

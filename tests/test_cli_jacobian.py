@@ -25,7 +25,10 @@ def test_writes_three_files_and_same_seed_same_bytes(tmp_path):
         res = _run([*SMALL, "--init", "orth", "--seed", "3", "--out", str(out)])
         assert res.exit_code == 0, res.output
         assert {p.name for p in out.iterdir()} >= {
-            "singular_values.csv", "summary.csv", "jacobian.png", "run.json"
+            "singular_values.csv",
+            "summary.csv",
+            "jacobian.png",
+            "run.json",
         }
         outs.append(out)
     a, b = outs
@@ -45,17 +48,42 @@ def test_columns_and_theory(tmp_path):
     assert res.exit_code == 0, res.output
     sv = pd.read_csv(out / "singular_values.csv")
     assert list(sv.columns) == [
-        "init", "activation", "depth", "channels", "size", "kernel", "dim", "sigma_w",
-        "sigma_b", "q_star", "dtype", "method", "seed", "index", "singular_value",
+        "init",
+        "activation",
+        "depth",
+        "channels",
+        "size",
+        "kernel",
+        "dim",
+        "sigma_w",
+        "sigma_b",
+        "q_star",
+        "dtype",
+        "method",
+        "seed",
+        "index",
+        "singular_value",
         "log_singular_value",
     ]
     assert len(sv) == 64 and (sv["seed"] == 0).all()
     assert np.all(np.diff(sv["singular_value"]) <= 0)
-    np.testing.assert_allclose(np.log(sv["singular_value"]), sv["log_singular_value"],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        np.log(sv["singular_value"]), sv["log_singular_value"], rtol=0, atol=1e-12
+    )
     s = pd.read_csv(out / "summary.csv").iloc[0]
-    for col in ("n", "mean_sq", "var_sq", "s_max", "s_min", "log10_condition",
-                "theory_mean_sq", "theory_var_sq", "ks", "seconds", "method_reason"):
+    for col in (
+        "n",
+        "mean_sq",
+        "var_sq",
+        "s_max",
+        "s_min",
+        "log10_condition",
+        "theory_mean_sq",
+        "theory_var_sq",
+        "ks",
+        "seconds",
+        "method_reason",
+    ):
         assert col in s.index
     # default operating point: critical, q* = 1/depth [T16]
     assert math.isclose(s["q_star"], 1 / 40, rel_tol=1e-9)
@@ -68,9 +96,24 @@ def test_columns_and_theory(tmp_path):
 
 def test_no_theory_and_explicit_point(tmp_path):
     out = tmp_path / "o"
-    res = _run([*SMALL, "--init", "delta-orth", "--sigma-w", "1", "--sigma-b", "0",
-                "--activation", "linear", "--no-theory", "--method", "stable",
-                "--out", str(out)])
+    res = _run(
+        [
+            *SMALL,
+            "--init",
+            "delta-orth",
+            "--sigma-w",
+            "1",
+            "--sigma-b",
+            "0",
+            "--activation",
+            "linear",
+            "--no-theory",
+            "--method",
+            "stable",
+            "--out",
+            str(out),
+        ]
+    )
     assert res.exit_code == 0, res.output
     sv = pd.read_csv(out / "singular_values.csv")
     assert np.max(np.abs(sv["singular_value"] - 1)) < 1e-12  # exact isometry [T9]

@@ -35,12 +35,12 @@ ORTH_CASES = [
     (dim, k, c_in, c_out, n)
     for dim in (1, 2)
     for k in (1, 3, 5)
-    for c_in, c_out in ((4, 4), (3, 8), (16, 16))
+    for c_in, c_out in ((4, 4), (3, 8), (16, 16), (1, 6))  # (1, 6): a stem layer
     for n in sorted({k, 2 * k, 8})
 ]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
     threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
     yield
@@ -272,3 +272,24 @@ def test_bad_inputs_raise_one_line(call, needle):
         call()
     msg = str(err.value)
     assert needle in msg and "\n" not in msg
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_generators_and_modules():
+    """On a GPU: a CUDA generator gives CUDA kernels whose operator is still exactly
+    orthogonal (FFT route on the GPU, 1e-10); a CPU generator fills a CUDA module with
+    exactly the values it gives on the CPU."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+    w = conv_kernel("orth", 32, 16, 5, sigma_w=0.9, generator=g)
+    assert w.is_cuda
+    from spectra.operators import conv_singular_values
+
+    sv = conv_singular_values(w, 12)
+    assert sv.is_cuda and torch.max(torch.abs(sv - 0.9)).item() < 1e-10
+    conv = nn.Conv2d(16, 32, 3, padding=1, padding_mode="circular").cuda()
+    orthogonal_conv_(conv.weight, generator=torch.Generator().manual_seed(1))
+    ref = conv_kernel("orth", 32, 16, 3, generator=1, dtype=torch.float32)
+    assert conv.weight.is_cuda and torch.equal(conv.weight.detach().cpu(), ref)
+    gaussian_conv_(conv.weight, variance="gs1", generator=torch.Generator("cuda").manual_seed(2))
+    assert conv.weight.is_cuda and torch.isfinite(conv.weight).all()

@@ -7,6 +7,7 @@ different solvers (critical line in q vs q-map fixed point in sigma_w, sigma_b).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -136,10 +137,15 @@ def test_chaotic_phase_never_returns_unstable_root():
 
 def test_callable_activation_matches_named():
     torch = pytest.importorskip("torch")
-    a = mf.mean_field(1.5, 0.05, "tanh")
-    b = mf.mean_field(1.5, 0.05, torch.tanh)  # derivatives by torch autograd
+    # Ordered point (no c* root search: each 2D c-map through autograd costs ~0.1 s),
+    # plus one direct c-map value on the 481^2 tensor rule.
+    a = mf.mean_field(1.3, 0.3, "tanh")
+    b = mf.mean_field(1.3, 0.3, torch.tanh)  # derivatives by torch autograd
     for k in ("q_star", "c_star", "chi_1", "chi_c", "chi_q"):
         assert abs(a[k] - b[k]) < 1e-12
+    assert abs(mf.c_map(0.4, 1.5, 0.05, torch.tanh) - mf.c_map(0.4, 1.5, 0.05)) < 1e-12
+    # a genuinely new activation: the scalar solvers run on it (sin is odd, phi'(0) = 1)
+    assert mf.critical_sigma_w(0.0, torch.sin) == 1.0
 
 
 def test_relu_and_linear_closed_forms():
@@ -202,8 +208,25 @@ def _mc_summary(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
 
 
+@contextlib.contextmanager
+def _one_thread():
+    # Tiny tensors: torch's thread pool only spins (10-50x slower on a loaded 2-core box).
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _run_fc(width, depth, nets, pairs, sw, sb, c0, seed):
     """Per-network (q_hat, c_hat, chi1_hat) of a fully connected tanh net after ``depth``."""
+    with _one_thread():
+        return _run_fc_impl(width, depth, nets, pairs, sw, sb, c0, seed)
+
+
+def _run_fc_impl(width, depth, nets, pairs, sw, sb, c0, seed):
     torch = pytest.importorskip("torch")
     g = torch.Generator().manual_seed(seed)
     dt = torch.float64
@@ -231,6 +254,11 @@ def _run_fc(width, depth, nets, pairs, sw, sb, c0, seed):
 
 def _run_conv(channels, size, depth, nets, pairs, sw, sb, c0, seed, dim=1):
     """Same for a circular CNN (kernel 3, uniform variance v = 1/3^dim) [T1]-[T3]."""
+    with _one_thread():
+        return _run_conv_impl(channels, size, depth, nets, pairs, sw, sb, c0, seed, dim)
+
+
+def _run_conv_impl(channels, size, depth, nets, pairs, sw, sb, c0, seed, dim):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     g = torch.Generator().manual_seed(seed)
@@ -261,33 +289,41 @@ def _run_conv(channels, size, depth, nets, pairs, sw, sb, c0, seed, dim=1):
     return np.array(out)
 
 
-# (2.0, 0.5): chaotic, chi_c* = 0.856 so c^l converges from c0 = 0.9 within ~40 layers
-# (residual 0.38 * 0.856^40 = 7e-4, well under 3 s.e.); chi_q* = 0.28 makes q converge fast.
+# (2.0, 0.5): chaotic, chi_c* = 0.856 so c^l converges from c0 = 0.6 (8 s.e. away from
+# c* = 0.521) within 30 layers (residual 0.08 * 0.856^30 = 7e-4, well under 1 s.e.);
+# chi_q* = 0.28 makes q converge from q0 = 1 (q* = 2.48) within a few layers.
 MC_POINT = (2.0, 0.5)
 
 
-def _check_mc(est: np.ndarray, sw: float, sb: float, max_rel_se: float) -> None:
+def _check_mc(est, sw, sb, max_rel_se, depth, c0) -> None:
+    """|MC mean - theory| < 3 s.e. + the deterministic convergence residual of c^l,
+    |c0 - c*| chi_c*^depth (it matters only in the ordered phase, where c -> 1 makes the
+    s.e. of c_hat collapse to ~1e-9; q converges faster, chi_q* < chi_c*)."""
     ref = mf.mean_field(sw, sb)
+    resid = abs(c0 - ref["c_star"]) * ref["chi_c"] ** depth
     for col, key in enumerate(("q_star", "c_star", "chi_1")):
         mean, se = _mc_summary(est[:, col])
-        assert se < max_rel_se * abs(ref[key]), (key, se)  # the test must have power
-        assert abs(mean - ref[key]) < 3 * se, (key, mean, ref[key], se)
+        se_tol = 3 * se + (resid if key == "c_star" else 0.0)
+        # the test must have power: s.e. small against the value (or against 0.5 for c*
+        # near 0, e.g. 0.052 at (1.5, 0.05))
+        assert se < max_rel_se * max(abs(ref[key]), 0.5), (key, se)
+        assert abs(mean - ref[key]) < se_tol, (key, mean, ref[key], se)
 
 
 def test_monte_carlo_fully_connected():
-    # Acceptance 2: width 256, depth 40, 12 networks x 8 input pairs (seeded).
+    # Acceptance 2: width 400, depth 40, 16 networks x 8 input pairs (seeded).
     # s.e. across networks; finite-width bias is O(1/256), below 3 s.e. here.
-    est = _run_fc(width=256, depth=40, nets=12, pairs=8, sw=2.0, sb=0.5, c0=0.9, seed=0)
-    _check_mc(est, *MC_POINT, max_rel_se=0.05)
+    est = _run_fc(width=400, depth=40, nets=16, pairs=8, sw=2.0, sb=0.5, c0=0.6, seed=0)
+    _check_mc(est, *MC_POINT, max_rel_se=0.05, depth=40, c0=0.6)
 
 
 def test_monte_carlo_circular_conv():
     # Acceptance 2: 1D circular CNN, 64 channels, n = 16, kernel 3 uniform, depth 40,
-    # 12 networks x 4 input pairs (seeded); s.e. across networks.
+    # 16 networks x 4 input pairs (seeded); s.e. across networks.
     est = _run_conv(
-        channels=64, size=16, depth=40, nets=12, pairs=4, sw=2.0, sb=0.5, c0=0.9, seed=1
+        channels=64, size=16, depth=40, nets=16, pairs=4, sw=2.0, sb=0.5, c0=0.6, seed=1
     )
-    _check_mc(est, *MC_POINT, max_rel_se=0.05)
+    _check_mc(est, *MC_POINT, max_rel_se=0.05, depth=40, c0=0.6)
 
 
 @pytest.mark.slow
@@ -297,8 +333,8 @@ def test_monte_carlo_wide_slow(sw, sb):
     # depth 150: chi_c = 0.94). FC width 1000 x 24 nets; 2D conv 128 channels 8x8 x 12 nets.
     depth = 150 if sw == 1.5 else 60
     est = _run_fc(width=1000, depth=depth, nets=24, pairs=8, sw=sw, sb=sb, c0=0.6, seed=3)
-    _check_mc(est, sw, sb, max_rel_se=0.03)
+    _check_mc(est, sw, sb, max_rel_se=0.03, depth=depth, c0=0.6)
     est = _run_conv(
         channels=128, size=8, depth=depth, nets=12, pairs=2, sw=sw, sb=sb, c0=0.6, seed=4, dim=2
     )
-    _check_mc(est, sw, sb, max_rel_se=0.05)
+    _check_mc(est, sw, sb, max_rel_se=0.05, depth=depth, c0=0.6)

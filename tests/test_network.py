@@ -60,7 +60,9 @@ def test_block_is_phi_of_conv_plus_bias():
     x = torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64)
     y = x
     for l in range(4):
-        y = torch.tanh(F.conv2d(F.pad(y, (1, 1, 1, 1), mode="circular"), w[l]) + b[l, :, None, None])
+        y = torch.tanh(
+            F.conv2d(F.pad(y, (1, 1, 1, 1), mode="circular"), w[l]) + b[l, :, None, None]
+        )
     torch.testing.assert_close(blk(x), y, rtol=0, atol=1e-13)
     assert blk.depth == 4 and blk.channels == 3 and blk.kernel == 3 and blk.dim == 2
     assert len(blk.layers()) == 4
@@ -73,16 +75,16 @@ def test_vanilla_cnn_shapes_and_stream_equivalence():
     assert m.features(torch.zeros(1, 1, 28, 28, dtype=torch.float64)).shape == (1, 8, 7, 7)
     # the block drawn first: identical to the streamed layers with the same seed
     spec = BlockSpec(6, 8, 7, 3, 2, "orth", m.sigma_w, m.sigma_b)
-    for (w, b), (w2, b2) in zip(m.block.layers(), iter_block_layers(spec, generator=_gen(5))):
+    for (w, b), (w2, b2) in zip(
+        m.block.layers(), iter_block_layers(spec, generator=_gen(5)), strict=True
+    ):
         assert torch.equal(w, w2) and torch.equal(b, b2)
     # default operating point: critical with q* = 1/depth [T16]
     assert math.isclose(m.q_star, 1 / 6, rel_tol=1e-12)
 
 
 def test_vanilla_cnn_1d_float32_and_gradients():
-    m = VanillaCNN(
-        5, 6, in_channels=3, image_size=32, dim=1, init="gaussian", generator=_gen(7)
-    )
+    m = VanillaCNN(5, 6, in_channels=3, image_size=32, dim=1, init="gaussian", generator=_gen(7))
     x = torch.randn(2, 3, 32)
     loss = m(x).square().sum()
     loss.backward()
@@ -96,7 +98,7 @@ def test_explicit_operating_point_and_same_seed_same_weights():
     b = VanillaCNN(3, 4, sigma_w=1.3, sigma_b=0.3, generator=_gen(9), init="gaussian")
     assert (a.sigma_w, a.sigma_b) == (1.3, 0.3)
     assert abs(a.q_star - 0.6070467919) < 1e-8  # THEORY Table 1, (1.3, 0.3)
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
 
 

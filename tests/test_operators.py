@@ -13,7 +13,7 @@ from spectra.kernels import conv_kernel
 from spectra.operators import conv_matrix, conv_singular_values, wrapped_kernel
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
     threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
     yield
@@ -142,3 +142,14 @@ def test_bad_operator_inputs(kernel, size, needle):
     for fn in (conv_matrix, conv_singular_values):
         with pytest.raises(SpectraError, match=needle):
             fn(kernel, size)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu():
+    """The same kernel on the GPU gives the same matrix (exact gather) and the same FFT
+    singular values to 1e-10 (different SVD implementations, both backward stable)."""
+    w = _rand_kernel(6, 4, 3, 2, seed=3)
+    torch.testing.assert_close(conv_matrix(w.cuda(), 5).cpu(), conv_matrix(w, 5), rtol=0, atol=0)
+    sv = conv_singular_values(w.cuda(), 9).cpu()
+    assert torch.max(torch.abs(sv - conv_singular_values(w, 9))).item() < 1e-10

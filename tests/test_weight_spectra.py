@@ -20,7 +20,7 @@ from spectra.weight_spectra import (
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
     threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
     yield

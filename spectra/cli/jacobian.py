@@ -31,8 +31,9 @@ from .common import (
 INPUT_SEED_OFFSET = 0x9E3779B9
 
 
-def _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps,
-              probes) -> None:
+def _validate(
+    depth, channels, size, kernel, dim, method, init, activation, lanczos_steps, probes
+) -> None:
     from ..jacobian import METHODS
 
     if depth < 1:
@@ -79,7 +80,7 @@ def jacobian(
     theory: Annotated[
         bool, typer.Option("--theory/--no-theory", help="Free-probability columns/overlay.")
     ] = True,
-    lanczos_steps: Annotated[int, typer.Option("--lanczos-steps", help="Lanczos steps.")] = 80,
+    lanczos_steps: Annotated[int, typer.Option("--lanczos-steps", help="Lanczos steps.")] = 40,
     probes: Annotated[int, typer.Option("--probes", help="Lanczos probe vectors.")] = 4,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -92,8 +93,7 @@ def jacobian(
     Default operating point: critical with q* = 1/depth. Writes singular_values.csv (or
     density.csv with --method lanczos), summary.csv, jacobian.png and run.json.
     """
-    _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps,
-              probes)
+    _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps, probes)
     tdtype = resolve_dtype(dtype)
     dev = resolve_device(device)
 
@@ -110,8 +110,9 @@ def jacobian(
     )
     spec = BlockSpec(depth, channels, size, kernel, dim, init, sw, sb)
     if method == "dense" and spec.n_features > DENSE_MAX_N:
-        raise SpectraError(f"--method dense needs N = c n^dim <= {DENSE_MAX_N}, got "
-                           f"{spec.n_features}")
+        raise SpectraError(
+            f"--method dense needs N = c n^dim <= {DENSE_MAX_N}, got {spec.n_features}"
+        )
     conv_kernel(init, channels, channels, kernel, dim=dim, sigma_w=sw)  # fail before output
     tune_allocator()
 
@@ -119,14 +120,26 @@ def jacobian(
     x0 = fixed_point_input(channels, size, dim=dim, q_star=qs, activation=act, generator=g_in)
     stack = ConvStack.from_spec(spec, x0, act, seed=seed)
     config = {
-        "init": init, "activation": act.name, "depth": depth, "channels": channels,
-        "size": size, "kernel": kernel, "dim": dim, "sigma_w": sw, "sigma_b": sb,
-        "q_star": qs, "dtype": dtype,
+        "init": init,
+        "activation": act.name,
+        "depth": depth,
+        "channels": channels,
+        "size": size,
+        "kernel": kernel,
+        "dim": dim,
+        "sigma_w": sw,
+        "sigma_b": sb,
+        "q_star": qs,
+        "dtype": dtype,
     }
     with command_run(out, seed=seed, device=dev, quiet=quiet, **config) as ctx:
         with progress_bar(f"layers ({method})", depth, quiet) as advance:
             res = spectrum(
-                stack, method, dtype=tdtype, device=dev, progress=advance,
+                stack,
+                method,
+                dtype=tdtype,
+                device=dev,
+                progress=advance,
                 lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
             )
         from ..jacobian_report import write_outputs

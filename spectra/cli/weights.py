@@ -41,18 +41,18 @@ def weights(
         int, typer.Option("--seeds", help="Number of seeds: --seed, --seed+1, ...")
     ] = 1,
     seed: SeedOpt = 0,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float64",
     out: OutOpt = Path("."),
     quiet: QuietOpt = False,
 ) -> None:
     """Singular values of random conv vs dense matrices (Fig S4) with the quarter circle.
 
-    conv: circular conv with i.i.d. N(0, 1/(c k^dim)) taps on size^dim positions (FFT
-    route); dense: N x N with N = c size^dim and N(0, 1/N) entries. Writes
-    singular_values.csv (kind, dim, size, kernel, channels, seed, index, singular_value),
-    theory.csv (law, x, density), ks.csv (kind, dim, size, kernel, channels, seed, n, ks:
-    KS distance to the quarter circle), weights.png and run.json.
+    conv: circular conv, i.i.d. N(0, 1/(c k^dim)) taps, size^dim positions (FFT route).
+
+    dense: N x N with N = c size^dim and N(0, 1/N) entries.
+
+    Writes singular_values.csv, theory.csv, ks.csv (KS distance to the law), weights.png.
     """
     chans = parse_int_list(channels, "--channels")
     if seeds < 1:

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["jacobian_figure", "density_figure", "theory_log10_s"]
+__all__ = ["jacobian_figure", "density_figure", "theory_log10_s", "spectra_grid_figure"]
 
 _LN10 = math.log(10.0)
 
@@ -43,7 +43,8 @@ def _overlay(ax, frame) -> None:
         ax.axvline(math.log10(pm) / 2.0, color="k", lw=1.5, label="theory (point mass)")
         return
     u, dens = theory_log10_s(frame)
-    ax.plot(u, dens, color="k", lw=1.5, label="free probability")
+    keep = dens > 1e-3 * np.nanmax(dens)  # the far tails would squash the picture
+    ax.plot(u[keep], dens[keep], color="k", lw=1.5, label="free probability")
 
 
 def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
@@ -55,8 +56,14 @@ def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
     if np.ptp(u) < 1e-9:
         ax.axvline(float(u[0]), color=sns.color_palette("colorblind")[0], lw=3, label="empirical")
     else:
-        sns.histplot(x=u, bins=bins, stat="density", ax=ax, label="empirical",
-                     color=sns.color_palette("colorblind")[0])
+        sns.histplot(
+            x=u,
+            bins=bins,
+            stat="density",
+            ax=ax,
+            label="empirical",
+            color=sns.color_palette("colorblind")[0],
+        )
     _overlay(ax, frame)
     ax.set_xlabel("log10 singular value")
     ax.set_ylabel("density")
@@ -79,5 +86,37 @@ def density_figure(dens: pd.DataFrame, row: dict):
     ax.set_ylabel("density")
     ax.set_title(_title(row), fontsize=9)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def spectra_grid_figure(sv: pd.DataFrame, frames: dict, summary: pd.DataFrame | None = None):
+    """Grid of histograms of log10 s: rows = depth, columns = init, each with its
+    free-probability density (``frames[(init, depth)]``, a density frame or None)."""
+    inits = list(dict.fromkeys(sv["init"]))
+    depths = sorted(sv["depth"].unique())
+    fig, axes = plt.subplots(
+        len(depths), len(inits), figsize=(3.4 * len(inits), 2.5 * len(depths)), squeeze=False
+    )
+    pal = sns.color_palette("colorblind")
+    for i, d in enumerate(depths):
+        for j, init in enumerate(inits):
+            ax = axes[i, j]
+            sub = sv[(sv["depth"] == d) & (sv["init"] == init)]
+            u = sub["log_singular_value"].to_numpy() / _LN10
+            if len(u) and np.ptp(u) > 1e-9:
+                sns.histplot(x=u, bins=50, stat="density", ax=ax, color=pal[j], label="empirical")
+            elif len(u):
+                ax.axvline(float(u[0]), color=pal[j], lw=3, label="empirical")
+            _overlay(ax, frames.get((init, d)))
+            title = f"{init}, L={d}"
+            if summary is not None:
+                row = summary[(summary["depth"] == d) & (summary["init"] == init)]
+                if len(row):
+                    title += f"  KS={row['ks'].iloc[0]:.2f}"
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("log10 s" if i == len(depths) - 1 else "")
+            ax.set_ylabel("density" if j == 0 else "")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
