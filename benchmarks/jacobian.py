@@ -10,6 +10,7 @@ engine), the CLI end to end (start-up included), and Lanczos against the full sp
     python benchmarks/jacobian.py                       # CPU -> results/benchmarks/jacobian.csv
     python benchmarks/jacobian.py --device cuda --out results/benchmarks/jacobian-gpu.csv
     python benchmarks/jacobian.py --smoke               # tiny sizes, seconds, for CI/tests
+    python benchmarks/jacobian.py --smoke --gpu-rows --out /tmp/g.csv   # dry run of the GPU rows
 
 Columns: ``row, method, init, device, dtype, channels, size, depth, n, seconds,
 peer_seconds, speedup, gflops, gemm_gflops, peak_rss_mb, w1_log, note, seed``.
@@ -298,10 +299,22 @@ def main(argv=None) -> None:
         default="peers,memory,cli,lanczos",
         help="comma list of row groups: peers,memory,cli,lanczos,lanczos-full",
     )
+    ap.add_argument("--append", action="store_true", help="keep the rows already in --out")
+    ap.add_argument(
+        "--lanczos-full-init",
+        default="delta-orth",
+        help="init of the Lanczos-vs-full row (the full orth spectrum at N = 4096, depth "
+        "1000 costs ~20 TFLOP, over 10 minutes here)",
+    )
+    ap.add_argument(
+        "--gpu-rows",
+        action="store_true",
+        help="the --device cuda row set on any device (with --smoke: a CPU dry run of it)",
+    )
     args = ap.parse_args(argv)
     dev = args.device
     groups = set(args.rows.split(","))
-    gpu = dev.startswith("cuda")
+    gpu = dev.startswith("cuda") or args.gpu_rows
     out = args.out or Path("results/benchmarks") / ("jacobian-gpu.csv" if gpu else "jacobian.csv")
     tune_allocator()
     rows: list[dict] = []
@@ -398,6 +411,7 @@ def main(argv=None) -> None:
                 True,
                 10 if s else 40,
                 4,
+                init=args.lanczos_full_init,
             )
         bench_lanczos(
             rows,
@@ -412,6 +426,8 @@ def main(argv=None) -> None:
             4,
         )
     df = pd.DataFrame(rows, columns=COLUMNS)
+    if args.append and out.exists():
+        df = pd.concat([pd.read_csv(out), df], ignore_index=True)
     write_csv(df, out)
     meta = {
         "command": [Path(sys.argv[0]).name, *(argv or sys.argv[1:])],
@@ -420,7 +436,7 @@ def main(argv=None) -> None:
         "cpu_count": os.cpu_count(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    if gpu:
+    if dev.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name()
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     print(df.to_string())

@@ -40,11 +40,11 @@ from spectra.meanfield import operating_point
 from spectra.network import BlockSpec, fixed_point_input
 from spectra.tables import write_csv
 
-KEYS = ["part", "net", "init", "depth", "channels", "size", "kernel"]
+KEYS = ["part", "net", "init", "depth", "channels", "size", "kernel", "seed"]
 THEORY_POINTS = 800
 
 
-def _configs(part: str, depths: list[int], inits: list[str]) -> list[dict]:
+def _configs(part: str, depths: list[int], inits: list[str], seed: int) -> list[dict]:
     if part == "acceptance":
         out = [
             dict(net="dense", init=i, depth=64, channels=1000, size=1, kernel=1)
@@ -58,7 +58,7 @@ def _configs(part: str, depths: list[int], inits: list[str]) -> list[dict]:
             dict(net="conv", init=i, depth=64, channels=32, size=8, kernel=3)
             for i in ("gaussian", "orth")
         ]
-        return [dict(c, part=part, sigma_b_target=0.05) for c in out]
+        return [dict(c, part=part, sigma_b_target=0.05, seed=seed) for c in out]
     return [
         dict(
             part=part,
@@ -69,6 +69,7 @@ def _configs(part: str, depths: list[int], inits: list[str]) -> list[dict]:
             size=8,
             kernel=3,
             sigma_b_target=None,
+            seed=seed,
         )
         for L in depths
         for i in inits
@@ -124,6 +125,8 @@ def _merge(path: Path, new: pd.DataFrame, append: bool) -> pd.DataFrame:
     if not (append and path.exists()):
         return new
     old = pd.read_csv(path)
+    if "seed" not in old:  # files from before rows were keyed by seed held seed 0 only
+        old["seed"] = 0
     keys = set(map(tuple, new[KEYS].drop_duplicates().astype(str).to_numpy()))
     keep = [tuple(r) not in keys for r in old[KEYS].astype(str).to_numpy()]
     return pd.concat([old[keep], new], ignore_index=True)
@@ -135,6 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--depths", default="16,64,256", help="sweep depths")
     p.add_argument("--inits", default="gaussian,orth,delta-orth", help="sweep inits")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1, help="seeds --seed .. --seed + seeds - 1")
+    p.add_argument(
+        "--select",
+        default="",
+        help="only configs whose 'net:channels:init' contains one of these "
+        "comma-separated strings (e.g. 'conv:16:orth,dense')",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("results/isometry"))
     p.add_argument(
@@ -146,12 +156,18 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     depths = [int(t) for t in args.depths.split(",") if t.strip()]
     inits = [t.strip() for t in args.inits.split(",") if t.strip()]
+    select = [t for t in args.select.split(",") if t]
+    cfgs = [
+        c
+        for s in range(args.seed, args.seed + args.seeds)
+        for c in _configs(args.part, depths, inits, s)
+        if not select or any(t in f"{c['net']}:{c['channels']}:{c['init']}" for t in select)
+    ]
     rows, svs, theories = [], [], []
-    for cfg in _configs(args.part, depths, inits):
-        row, logs, theory = run_one(cfg, args.seed, args.device)
+    for cfg in cfgs:
+        row, logs, theory = run_one(cfg, cfg["seed"], args.device)
         rows.append(row)
         sv = pd.DataFrame({k: cfg[k] for k in KEYS}, index=range(logs.size))
-        sv["seed"] = args.seed
         sv["index"] = np.arange(logs.size)
         sv["log_singular_value"] = logs
         svs.append(sv)
@@ -170,27 +186,32 @@ def main(argv: list[str] | None = None) -> None:
     summary = _merge(out / f"{tag}_summary.csv", pd.DataFrame(rows), args.append)
     sv = _merge(out / f"{tag}_singular_values.csv", pd.concat(svs, ignore_index=True), args.append)
     th = _merge(out / f"{tag}_theory.csv", pd.concat(theories, ignore_index=True), args.append)
-    summary = summary.sort_values(["net", "channels", "init", "depth"], kind="stable")
+    summary = summary.sort_values(["net", "channels", "init", "depth", "seed"], kind="stable")
     write_csv(summary, out / f"{tag}_summary.csv")
     write_csv(sv, out / f"{tag}_singular_values.csv")
     write_csv(th, out / f"{tag}_theory.csv")
+    agg = (
+        summary.groupby(["net", "channels", "init", "depth"], sort=False)
+        .agg(
+            seeds=("seed", "count"),
+            ks_mean=("ks", "mean"),
+            ks_sd=("ks", "std"),
+            ks_max=("ks", "max"),
+            w1_log_mean=("w1_log", "mean"),
+            var_sq_mean=("var_sq", "mean"),
+            theory_var_sq=("theory_var_sq", "first"),
+            mean_sq_mean=("mean_sq", "mean"),
+            theory_mean_sq=("theory_mean_sq", "first"),
+        )
+        .reset_index()
+    )
+    write_csv(agg, out / f"{tag}_ks.csv")
+    th = th.drop_duplicates(subset=[k for k in KEYS if k != "seed"] + ["log_lambda"])
     _figures(tag, summary, sv, th, out)
     command = "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     with open(out / "command.txt", "a") as fh:
         fh.write(f"{command}   # {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-    cols = [
-        "net",
-        "init",
-        "depth",
-        "channels",
-        "n",
-        "method",
-        "ks",
-        "w1_log",
-        "var_sq",
-        "theory_var_sq",
-    ]
-    print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(agg.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 def _figures(tag: str, summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame, out: Path):

@@ -213,6 +213,7 @@ def stable_spectrum(
     *,
     device=None,
     group: int | None = None,
+    max_group_spread: float = 8.0,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, dict]:
@@ -240,7 +241,13 @@ def stable_spectrum(
             return eng.result().reshape(n_feat, n_feat).T, m
 
         return stable_log_singular_values(
-            apply_group, n_feat, stack.depth, device=device, group=group, progress=progress
+            apply_group,
+            n_feat,
+            stack.depth,
+            device=device,
+            group=group,
+            max_group_spread=max_group_spread,
+            progress=progress,
         )
 
 

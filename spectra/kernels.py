@@ -221,28 +221,46 @@ def _gaussian_kernel(c_out, c_in, v, sigma_w, g) -> torch.Tensor:
     return z * std
 
 
+def _shift_factor(kern: torch.Tensor, p: torch.Tensor, axis: int) -> torch.Tensor:
+    """Block-convolve ``kern`` (layout ``(c_out, *spatial, c_in)``) with the 2-tap factor
+    P + (I - P) z along spatial ``axis``: new(γ) = P K(γ) + (I - P) K(γ - e) =
+    K(γ - e) + P (K(γ) - K(γ - e)). One GEMM; the spatial size grows by 1 along ``axis``."""
+    dim = 1 + axis
+    pad = list(kern.shape)
+    pad[dim] = 1
+    zero = kern.new_zeros(pad)
+    here, shifted = torch.cat([kern, zero], dim=dim), torch.cat([zero, kern], dim=dim)
+    diff = (here - shifted).reshape(kern.shape[0], -1)
+    return shifted + (p @ diff).reshape(shifted.shape)
+
+
 def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
-    """Algorithm 1 ([T8]) in float64: K of shape ``(k,)*dim + (c_out, c_in)``."""
-    kern = _haar(c_out, g, c_in).reshape((1,) * dim + (c_out, c_in))
-    eye = torch.eye(c_out, dtype=torch.float64, device=kern.device)
-    for _ in range(k - 1):
-        p = _projection(c_out, g)
-        if dim == 1:
-            taps = {(0,): p, (1,): eye - p}
-        else:
-            q = _projection(c_out, g)
-            taps = {
-                (0, 0): p @ q,
-                (0, 1): p @ (eye - q),
-                (1, 0): (eye - p) @ q,
-                (1, 1): (eye - p) @ (eye - q),
-            }
-        s = kern.shape[0]
-        new = kern.new_zeros((s + 1,) * dim + (c_out, c_in))
-        for offset, b in taps.items():  # block convolution (B □ K)(γ) = Σ_β B(β) K(γ - β)
-            new[tuple(slice(o, o + s) for o in offset)] += b @ kern
-        kern = new
-    return kern
+    """Algorithm 1 ([T8]) in float64: weight of shape ``(c_out, c_in) + (k,)*dim``.
+
+    K = H0 (first c_in columns of a Haar matrix), then k - 1 times K <- B_{P,Q} □ K with
+    the symbol (P + (I - P) z_1)(Q + (I - Q) z_2) (1D: P + (I - P) z), each factor applied
+    as one GEMM by :func:`_shift_factor`. All randomness is drawn in three batched calls:
+    Gaussian matrices (one batched QR gives H0 and the bases U of the projections), and
+    the coins of the ranks rho ~ Bin(c_out, 1/2). A projection only depends on the span of
+    U's first rho columns, which is uniform without the QR sign fix; H0 gets the fix.
+    """
+    nproj = (k - 1) * dim
+    dev = _gen_device(g)
+    gauss = torch.randn(1 + nproj, c_out, c_out, generator=g, dtype=torch.float64, device=dev)
+    coins = torch.rand(nproj, c_out, generator=g, dtype=torch.float64, device=dev)
+    q, r = torch.linalg.qr(gauss)
+    d = torch.sign(torch.diagonal(r[0]))
+    h0 = q[0] * torch.where(d == 0, torch.ones_like(d), d)
+    kern = h0[:, :c_in].reshape((c_out,) + (1,) * dim + (c_in,))
+    if nproj:
+        rho = (coins < 0.5).sum(dim=1, keepdim=True)  # (nproj, 1)
+        mask = (torch.arange(c_out, device=dev) < rho).to(torch.float64)  # first rho columns
+        u = q[1:]
+        proj = (u * mask[:, None, :]) @ u.transpose(1, 2)  # U diag(mask) U^T, (nproj, c, c)
+        for step in range(k - 1):
+            for axis in reversed(range(dim)):  # B = (P-factor on axis 0)(Q-factor on axis 1)
+                kern = _shift_factor(kern, proj[step * dim + axis], axis)
+    return torch.movedim(kern, -1, 1)
 
 
 def conv_kernel(
@@ -274,8 +292,7 @@ def conv_kernel(
         raise SpectraError(f"{init} init needs c_in <= c_out, got c_in={c_in} > c_out={c_out}")
     g = _as_generator(generator)
     if init == "orth":
-        taps = _orth_taps(c_out, c_in, k, dim, g)  # (k,..., c_out, c_in)
-        w = torch.movedim(taps, (dim, dim + 1), (0, 1)) * sigma_w
+        w = _orth_taps(c_out, c_in, k, dim, g) * sigma_w
     elif init == "delta-orth":
         h0 = _haar(c_out, g, c_in)
         w = h0.new_zeros((c_out, c_in) + (k,) * dim)

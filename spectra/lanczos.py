@@ -173,7 +173,9 @@ def lanczos_density(
     mean = float(np.sum(wts * theta.ravel()))
     second = float(np.sum(wts * theta.ravel() ** 2))
     spread = float(logs.max() - logs.min())
-    bw = bandwidth if bandwidth is not None else max(0.02, 0.03 * spread)
+    # default: wider than the typical gap between Ritz nodes (spread / steps), so the
+    # quadrature's discreteness is smoothed out, and at least 3% of the spread
+    bw = bandwidth if bandwidth is not None else max(0.02, 0.03 * spread, 1.5 * spread / done)
     lo, hi = logs.min() - 4 * bw, logs.max() + 4 * bw
     grid = np.linspace(lo, hi, grid_points)
     z = (grid[:, None] - logs[None, :]) / bw

@@ -58,8 +58,11 @@ _CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on t
 class _NumpyAct:
     """The numpy half of an activation (phi, phi', phi''), without importing torch."""
 
-    def __init__(self, name: str, phi, dphi, d2phi, odd: bool):
+    def __init__(self, name: str, phi, dphi, d2phi, odd: bool, builtin: bool = True):
         self.name, self.phi, self.dphi, self.d2phi, self.odd = name, phi, dphi, d2phi, odd
+        # builtin: one of the named activations, so closed forms / series keyed on the
+        # name (ReLU arc-cosine kernel, tanh/erf critical-line series) are valid for it.
+        self.builtin = builtin
 
 
 def _np_tanh() -> _NumpyAct:
@@ -123,7 +126,12 @@ def resolve_activation(activation) -> _NumpyAct:
     from .activations import get_activation
 
     a = get_activation(activation)
-    return _NumpyAct(a.name, a.phi, a.dphi, a.d2phi, bool(a.odd))
+    if a.name in _NAMED:  # an Activation (or callable) that *is* a named one, checked
+        ref = _NAMED[a.name]()
+        x = np.array([-2.5, -0.7, 0.0, 0.3, 1.1, 4.0])
+        if np.allclose(np.asarray(a.phi(x), dtype=np.float64), ref.phi(x), rtol=1e-14, atol=0):
+            return ref
+    return _NumpyAct(a.name, a.phi, a.dphi, a.d2phi, bool(a.odd), builtin=False)
 
 
 # --------------------------------------------------------------------------- validation
@@ -165,7 +173,7 @@ def q_map(q, sigma_w: float, sigma_b: float, activation="tanh") -> np.ndarray:
 
 def _mu1(q, act: _NumpyAct) -> np.ndarray:
     """E phi'(sqrt(q) z)^2 (ReLU: exactly 1/2; its jump sits on the node z = 0)."""
-    if act.name == "relu":
+    if act.builtin and act.name == "relu":
         return np.full(np.shape(q), 0.5)
     return _expect(lambda u: act.dphi(u) ** 2, q)
 
@@ -241,7 +249,9 @@ def _cmap_terms(c, q: float, act: _NumpyAct, fn) -> np.ndarray:
     Uses the [T13] tensor-product rule, factorised over z1 so the cost is O(481^2) per c.
     """
     c = np.atleast_1d(np.asarray(c, dtype=np.float64))
-    if act.name == "relu":  # the kink is not on the 2D grid: arc-cosine kernel (Cho & Saul)
+    if (
+        act.builtin and act.name == "relu"
+    ):  # the kink is not on the 2D grid: arc-cosine kernel (Cho & Saul)
         cc = np.clip(c, -1.0, 1.0)
         theta = np.arccos(cc)
         if fn is act.phi:
@@ -409,7 +419,8 @@ def _numerator_series(name: str) -> np.ndarray | None:
 def _crit_numerator(q: float, act: _NumpyAct) -> float:
     """q E phi'(sqrt q z)^2 - E phi(sqrt q z)^2, stable for small q (tanh, erf: Taylor
     series for q < 1e-3, where the two terms agree to ~8 digits; THEORY [T16])."""
-    coeffs = _numerator_series(act.name) if act.name in ("tanh", "erf") else None
+    builtin_series = act.builtin and act.name in ("tanh", "erf")
+    coeffs = _numerator_series(act.name) if builtin_series else None
     if coeffs is not None and q < _SERIES_Q:
         scale = 4.0 / math.pi if act.name == "erf" else 1.0
         return float(scale * np.polynomial.polynomial.polyval(q, coeffs))

@@ -44,7 +44,7 @@ def _hermite_table(k_max: int) -> np.ndarray:
 
 def _phi_derivs(act, u: np.ndarray, second: bool = True):
     """phi, phi', phi'' at u (tanh: from one tanh evaluation)."""
-    if act.name == "tanh":
+    if act.builtin and act.name == "tanh":
         t = np.tanh(u)
         s = 1.0 - t * t
         return t, s, (-2.0 * t * s if second else None)

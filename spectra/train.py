@@ -49,6 +49,8 @@ __all__ = [
     "build_model",
     "make_optimizer",
     "configure_numerics",
+    "diagnose",
+    "lr_factors",
     "epoch_permutation",
     "evaluate",
     "train",
@@ -92,7 +94,7 @@ class TrainConfig:
     depth: int = 10
     channels: int = 16
     steps: int = 1000
-    lr: float = 1e-2
+    lr: float = 5e-2
     batch_size: int = 100
     optimizer: str = "sgd"
     momentum: float = 0.9
@@ -120,7 +122,7 @@ class TrainConfig:
             raise SpectraError(f"unknown init {self.init!r}; choose {', '.join(INIT_NAMES)}")
         if self.optimizer not in OPTIMIZERS:
             raise SpectraError(f"unknown optimizer {self.optimizer!r}; choose sgd or adam")
-        if self.lr_scaling not in ("depth", "none", "exp"):
+        if self.lr_scaling not in ("depth", "none"):
             raise SpectraError(f"lr_scaling must be depth or none, got {self.lr_scaling!r}")
         if self.dtype not in ("float32", "float64"):
             raise SpectraError(f"dtype must be float32 or float64, got {self.dtype!r}")
@@ -159,15 +161,25 @@ def configure_numerics() -> None:
 def lr_factors(config: TrainConfig, q_star: float) -> dict[str, float]:
     """Per-group learning-rate factors ``{"stem", "weight", "bias", "head"}``.
 
-    ``lr_scaling="none"``: all 1. ``"depth"``: see docs/training.md (placeholder).
+    ``lr_scaling="none"``: all 1. ``"depth"`` (default), with q = q* (= 1/depth at the
+    default operating point) and the readout scaled by 1/sqrt(q*) (see
+    docs/training.md for the measurements behind this):
+
+    * SGD: block weights q, block biases q²; stem and head 1. Each of the L block
+      layers moves the output coherently (near-isometric, near-linear block), by an
+      amount proportional to its input's mean square, q for a weight and 1 for a bias,
+      times the squared back-propagated signal, which the readout scale makes 1/q.
+      Summed over L = 1/q layers: weights L·q·(1/q)·q = 1, biases L·1·(1/q)·q² = 1.
+    * Adam (per-parameter steps of size ~lr): block weights q, block biases q^1.5.
+      A bias step shifts pre-activations of scale sqrt(q) by lr; L layers add up.
     """
     f = {"stem": 1.0, "weight": 1.0, "bias": 1.0, "head": 1.0}
-    if config.lr_scaling == "none":
+    if config.lr_scaling == "none" or not (math.isfinite(q_star) and q_star > 0):
         return f
-    return dict(f, **_SCALING.get(config.optimizer, lambda q: {})(q_star))
-
-
-_SCALING: dict = {}
+    q = min(float(q_star), 1.0)
+    if config.optimizer == "sgd":
+        return dict(f, weight=q, bias=q * q)
+    return dict(f, weight=q, bias=q**1.5)
 
 
 class Classifier(torch.nn.Module):
@@ -243,7 +255,11 @@ def build_model(config: TrainConfig, data: Dataset, dtype=torch.float32) -> Clas
     )
     q = float(net.q_star)
     ok = math.isfinite(q) and q > 0
-    a = matched_input_scale(net, data.x_train[:256].to(dtype), q) if (config.match_input and ok) else 1.0
+    a = (
+        matched_input_scale(net, data.x_train[:256].to(dtype), q)
+        if (config.match_input and ok)
+        else 1.0
+    )
     r = 1.0 / math.sqrt(q) if (config.readout_scale and ok) else 1.0
     return Classifier(net, a, r)
 
@@ -268,6 +284,36 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     if config.optimizer == "sgd":
         return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.momentum)
     return torch.optim.Adam(param_groups, lr=config.lr)
+
+
+def diagnose(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Signal and gradient scales of ``model`` on one batch (images ``x``, labels ``y``).
+
+    Returns the mean square of the block's input and output (compare with q*), the rms
+    of the pooled features the head sees (after the readout scale) and of the logits,
+    and, per parameter group of :func:`lr_factors`, the squared gradient norm ``g2_*``
+    of the mean cross-entropy: for SGD, ``lr_group * g2_group`` is that group's
+    first-order rate of loss decrease. Leaves the gradients in ``model``.
+    """
+    model.zero_grad(set_to_none=True)
+    b_in = model.block_input(x)
+    b_out = model.net.block(b_in)
+    pooled = b_out.mean(dim=tuple(range(2, b_out.ndim))) * model.readout_scale.to(x.dtype)
+    logits = model.net.head(pooled)
+    torch.nn.functional.cross_entropy(logits, y).backward()
+    g2 = {"stem": 0.0, "weight": 0.0, "bias": 0.0, "head": 0.0}
+    for n, p in model.named_parameters():
+        key = {"net.block.weight": "weight", "net.block.bias": "bias"}.get(n)
+        key = key or ("head" if n.startswith("net.head.") else "stem")
+        g2[key] += float(p.grad.detach().pow(2).sum())
+    return {
+        "q_star": model.q_star,
+        "block_in_q": float(b_in.detach().pow(2).mean()),
+        "block_out_q": float(b_out.detach().pow(2).mean()),
+        "head_input_rms": float(pooled.detach().pow(2).mean().sqrt()),
+        "logit_rms": float(logits.detach().pow(2).mean().sqrt()),
+        **{f"g2_{k}": v for k, v in g2.items()},
+    }
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:

@@ -20,9 +20,10 @@ def _run(args):
 
 def test_writes_three_files_and_same_seed_same_bytes(tmp_path):
     outs = []
-    for name in ("a", "b"):
+    # the first run with theory columns, the second without: identical singular values
+    for name, theory in (("a", []), ("b", ["--no-theory"])):
         out = tmp_path / name
-        res = _run([*SMALL, "--init", "orth", "--seed", "3", "--out", str(out)])
+        res = _run([*SMALL, "--init", "orth", "--seed", "3", "--out", str(out), *theory])
         assert res.exit_code == 0, res.output
         assert {p.name for p in out.iterdir()} >= {
             "singular_values.csv",
@@ -33,12 +34,19 @@ def test_writes_three_files_and_same_seed_same_bytes(tmp_path):
         outs.append(out)
     a, b = outs
     assert (a / "singular_values.csv").read_bytes() == (b / "singular_values.csv").read_bytes()
+    # summary: identical except the wall time and the theory columns (off in run b)
     sa, sb = pd.read_csv(a / "summary.csv"), pd.read_csv(b / "summary.csv")
-    # every summary column is identical except the wall time
-    pd.testing.assert_frame_equal(sa.drop(columns="seconds"), sb.drop(columns="seconds"))
+    drop = ["seconds", "theory_mean_sq", "theory_var_sq", "ks", "w1_log"]
+    pd.testing.assert_frame_equal(sa.drop(columns=drop), sb.drop(columns=drop))
+    c = tmp_path / "c"  # the same seed again, with theory: byte-identical summary but time
+    assert _run([*SMALL, "--init", "orth", "--seed", "3", "--out", str(c)]).exit_code == 0
+    sc = pd.read_csv(c / "summary.csv")
+    pd.testing.assert_frame_equal(sa.drop(columns="seconds"), sc.drop(columns="seconds"))
+    assert (a / "singular_values.csv").read_bytes() == (c / "singular_values.csv").read_bytes()
     # a different seed gives different singular values
-    c = tmp_path / "c"
-    assert _run([*SMALL, "--init", "orth", "--seed", "4", "--out", str(c)]).exit_code == 0
+    c = tmp_path / "d"
+    args = [*SMALL, "--init", "orth", "--seed", "4", "--no-theory", "--out", str(c)]
+    assert _run(args).exit_code == 0
     assert (a / "singular_values.csv").read_bytes() != (c / "singular_values.csv").read_bytes()
 
 

@@ -135,17 +135,26 @@ def test_chaotic_phase_never_returns_unstable_root():
     assert mf.c_star(0.8, 0.0) == 1.0  # q* = 0 -> c* = 1
 
 
-def test_callable_activation_matches_named():
+def test_callable_activation_scaled_tanh():
+    # phi(x) = 2 tanh(x/2) through torch autograd (not recognised as a named activation).
+    # Exact scaling: q*_phi(sw, sb) = 4 q*_tanh(sw, sb/2); chi_1, c*, chi_c, chi_q equal the
+    # tanh values at (sw, sb/2). Quadrature-level agreement expected (1e-11).
     torch = pytest.importorskip("torch")
-    # Ordered point (no c* root search: each 2D c-map through autograd costs ~0.1 s),
-    # plus one direct c-map value on the 481^2 tensor rule.
-    a = mf.mean_field(1.3, 0.3, "tanh")
-    b = mf.mean_field(1.3, 0.3, torch.tanh)  # derivatives by torch autograd
-    for k in ("q_star", "c_star", "chi_1", "chi_c", "chi_q"):
-        assert abs(a[k] - b[k]) < 1e-12
-    assert abs(mf.c_map(0.4, 1.5, 0.05, torch.tanh) - mf.c_map(0.4, 1.5, 0.05)) < 1e-12
-    # a genuinely new activation: the scalar solvers run on it (sin is odd, phi'(0) = 1)
-    assert mf.critical_sigma_w(0.0, torch.sin) == 1.0
+
+    def phi(x):
+        return 2 * torch.tanh(x / 2)
+
+    assert not mf.resolve_activation(phi).builtin
+    for sw, sb in [(1.3, 0.6), (2.0, 1.0)]:  # ordered, chaotic
+        a = mf.mean_field(sw, sb / 2, "tanh")
+        with _one_thread():
+            b = mf.mean_field(sw, sb, phi)
+        assert abs(b["q_star"] - 4 * a["q_star"]) < 1e-11
+        for k in ("c_star", "chi_1", "chi_c", "chi_q"):
+            assert abs(a[k] - b[k]) < 1e-11, k
+    # a named-equivalent callable is recognised and gets the exact closed forms (ReLU)
+    assert mf.resolve_activation(torch.relu).builtin
+    assert mf.chi_1(1.2, 0.3, torch.relu) == pytest.approx(0.72, abs=1e-15)
 
 
 def test_relu_and_linear_closed_forms():

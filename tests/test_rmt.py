@@ -161,10 +161,10 @@ NORMALISATION_CASES = [
     (10, "gaussian"),
     (100, "orth"),
     (100, "gaussian"),
-    (1000, "orth"),
-    (1000, "gaussian"),
-    (10000, "orth"),
-    (10000, "gaussian"),
+    pytest.param(1000, "orth", marks=pytest.mark.slow),
+    pytest.param(1000, "gaussian", marks=pytest.mark.slow),
+    pytest.param(10000, "orth", marks=pytest.mark.slow),
+    pytest.param(10000, "gaussian", marks=pytest.mark.slow),
 ]
 
 

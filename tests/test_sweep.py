@@ -54,9 +54,26 @@ def test_pool_and_dask_give_the_same_table(tmp_path):
 def test_correlate_sweep_local_pool_equals_dask_cluster(tmp_path):
     """Acceptance 7: a 10-job ``spectra correlate`` sweep, byte-identical tables."""
     distributed = pytest.importorskip("distributed")
-    args = ["correlate", "--dataset", "digits", "--inits", "gaussian,orth",
-            "--depths", "2,3,4,5,6", "--channels", "4", "--steps", "12", "--batch-size",
-            "16", "--target", "0.2", "--window", "4", "--quiet"]
+    args = [
+        "correlate",
+        "--dataset",
+        "digits",
+        "--inits",
+        "gaussian,orth",
+        "--depths",
+        "2,3,4,5,6",
+        "--channels",
+        "4",
+        "--steps",
+        "12",
+        "--batch-size",
+        "16",
+        "--target",
+        "0.2",
+        "--window",
+        "4",
+        "--quiet",
+    ]
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "pool"), "--workers", "2"])
     assert res.exit_code == 0, res.output
     with distributed.LocalCluster(
@@ -76,9 +93,24 @@ def test_correlate_sweep_local_pool_equals_dask_cluster(tmp_path):
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
-    res = CliRunner().invoke(app, ["correlate", "--dataset", "digits", "--depths", "2",
-                                   "--inits", "orth", "--steps", "2", "--quiet",
-                                   "--scheduler", "tcp://127.0.0.1:9", "--out",
-                                   str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "correlate",
+            "--dataset",
+            "digits",
+            "--depths",
+            "2",
+            "--inits",
+            "orth",
+            "--steps",
+            "2",
+            "--quiet",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 2 and "cannot reach the Dask scheduler" in res.stderr
     assert not (tmp_path / "o").exists()

@@ -42,8 +42,18 @@ def digits():
 
 
 def _cfg(**kw):
-    base = dict(dataset="digits", depth=3, channels=4, steps=24, batch_size=32, eval_every=6,
-                eval_size=100, checkpoint_every=5, lr=1e-2, seed=3)
+    base = dict(
+        dataset="digits",
+        depth=3,
+        channels=4,
+        steps=24,
+        batch_size=32,
+        eval_every=6,
+        eval_size=100,
+        checkpoint_every=5,
+        lr=1e-2,
+        seed=3,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -158,3 +168,27 @@ def test_steps_to_accuracy_on_a_constructed_history():
     assert steps_to_accuracy(h, 0.5, window=3) == 7
     assert steps_to_accuracy(h, 0.8, split="test") == 10
     assert math.isnan(steps_to_accuracy(h, 0.95, split="test"))
+
+
+def test_block_input_matched_to_q_star_and_readout_scale(digits):
+    """The library's deep-regime scales: the block sees mean square q* (on the images
+    the scale was fitted on; 1% covers the 4 fixed-point iterations on a near-linear
+    stem) and the head gets features multiplied by 1/sqrt(q*)."""
+    from spectra.train import diagnose
+
+    for depth in (5, 40):
+        model = build_model(_cfg(depth=depth, channels=8), digits)
+        x = digits.x_train[:256]
+        with torch.no_grad():
+            q_in = float(model.block_input(x).pow(2).mean())
+        assert abs(q_in / model.q_star - 1) < 1e-2, (depth, q_in, model.q_star)
+        assert math.isclose(float(model.readout_scale), model.q_star**-0.5, rel_tol=1e-12)
+        plain = build_model(
+            _cfg(depth=depth, channels=8, match_input=False, readout_scale=False), digits
+        )
+        assert float(plain.input_scale) == 1.0 and float(plain.readout_scale) == 1.0
+        # same weights either way: the scales are the only difference
+        assert torch.equal(plain.net.block.weight, model.net.block.weight)
+        r = diagnose(model, x[:64], digits.y_train[:64])
+        assert abs(r["block_in_q"] / model.q_star - 1) < 5e-2  # a 64-image subsample
+        assert all(r[f"g2_{k}"] > 0 for k in ("stem", "weight", "bias", "head"))

@@ -100,7 +100,7 @@ def jacobian(
     import torch
 
     from ..activations import get_activation
-    from ..jacobian import DENSE_MAX_N, ConvStack, spectrum, tune_allocator
+    from ..jacobian import DENSE_MAX_N, FULL_SVD_MAX_N, ConvStack, spectrum, tune_allocator
     from ..kernels import conv_kernel
     from ..network import BlockSpec, fixed_point_input, resolve_operating_point
 
@@ -133,7 +133,9 @@ def jacobian(
         "dtype": dtype,
     }
     with command_run(out, seed=seed, device=dev, quiet=quiet, **config) as ctx:
-        with progress_bar(f"layers ({method})", depth, quiet) as advance:
+        lanczos = method == "lanczos" or (method == "auto" and spec.n_features > FULL_SVD_MAX_N)
+        total = depth * (1 + 2 * min(lanczos_steps, spec.n_features)) if lanczos else depth
+        with progress_bar(f"layer passes ({method})", total, quiet) as advance:
             res = spectrum(
                 stack,
                 method,

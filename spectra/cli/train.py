@@ -39,7 +39,7 @@ def train_cmd(
     depth: Annotated[int, typer.Option(min=1, help="Convolutions in the block.")] = 10,
     channels: Annotated[int, typer.Option(min=1)] = 16,
     steps: Annotated[int, typer.Option(min=0, help="Total SGD/Adam steps.")] = 1000,
-    lr: Annotated[float, typer.Option(help="Base learning rate.")] = 1e-2,
+    lr: Annotated[float, typer.Option(help="Base learning rate (SGD; Adam wants ~1e-3).")] = 5e-2,
     batch_size: Annotated[int, typer.Option(min=1)] = 100,
     optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
     momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.9,
@@ -54,6 +54,9 @@ def train_cmd(
     lr_scaling: Annotated[
         str, typer.Option(help="depth (what deep nets need, see docs) | none")
     ] = "depth",
+    threads: Annotated[
+        int, typer.Option(min=0, help="torch CPU threads (0: torch's default).")
+    ] = 0,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float32",
@@ -92,6 +95,10 @@ def train_cmd(
 
     data = load_dataset(dataset, data_dir)
     check_resumable(cfg, out)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     with command_run(out, seed=seed, device=dev, quiet=quiet, config=cfg.identity()) as ctx:
         done = _steps_done(out)
         with progress_bar(f"train depth {depth}", steps, quiet) as advance:

@@ -1,0 +1,64 @@
+"""Acceptance 5 of issue 5 (the paper's Fig 2 at CPU scale): accuracy after K steps over
+a (sigma_w^2, depth) grid, Gaussian kernels at fixed sigma_b, on scikit-learn's 8x8
+digits, with the mean-field depth scale c*xi_c overlaid and c fitted.
+
+A thin wrapper over ``spectra trainability`` that records its command line:
+
+    python experiments/trainability.py
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from _training import write_command
+
+from spectra.cli import app
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--init", default="gaussian")
+    p.add_argument("--sigma-w2", default="0.5,0.8,1.0,1.26,1.6,2.0,2.5,3.2")
+    p.add_argument("--sigma-b", type=float, default=0.05)
+    p.add_argument("--depths", default="10,20,40,80,140,200")
+    p.add_argument("--channels", type=int, default=8)
+    p.add_argument("--steps", type=int, default=80)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-2)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path("results/trainability"))
+    a = p.parse_args()
+    write_command(a.out)
+    args = [
+        "trainability",
+        "--dataset",
+        a.dataset,
+        "--init",
+        a.init,
+        "--sigma-w2",
+        a.sigma_w2,
+        "--sigma-b",
+        str(a.sigma_b),
+        "--depths",
+        a.depths,
+        "--channels",
+        str(a.channels),
+        "--steps",
+        str(a.steps),
+        "--batch-size",
+        str(a.batch_size),
+        "--lr",
+        str(a.lr),
+        "--workers",
+        str(a.workers),
+        "--out",
+        str(a.out),
+    ]
+    app(args, standalone_mode=False)
+
+
+if __name__ == "__main__":
+    main()
