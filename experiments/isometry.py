@@ -220,10 +220,10 @@ def _figures(tag: str, summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame
     from spectra.plots.rmt import histogram_figure, variance_figure
 
     if tag == "acceptance":
-        label = lambda d: d["net"] + " c=" + d["channels"].astype(str) + " " + d["init"]  # noqa: E731
-        sv = sv.assign(config=label(sv), depth=sv["depth"])
-        th = th.assign(config=label(th))
-        fig = histogram_figure(sv, th, col="config", row="depth")
+        label = lambda d: d["net"] + " c=" + d["channels"].astype(str) + ", L=64"  # noqa: E731
+        fig = histogram_figure(
+            sv.assign(net_c=label(sv)), th.assign(net_c=label(th)), col="init", row="net_c"
+        )
     else:
         fig = histogram_figure(sv, th, col="init", row="depth")
     fig.savefig(out / f"{tag}_histograms.png", dpi=110)

@@ -217,10 +217,12 @@ class Classifier(torch.nn.Module):
 def matched_input_scale(
     net: torch.nn.Module, x: torch.Tensor, q_target: float, iterations: int = 4
 ) -> float:
-    """The factor a with mean((stem(a x))^2) = ``q_target`` on the sample ``x``.
+    """The factor a with mean((stem(a x))^2) ~= ``q_target`` on the sample ``x``.
 
-    Fixed-point iteration a <- a sqrt(q_target / m(a)); the stem is nearly linear at
-    these scales, so 4 iterations settle it to ~1e-6. Returns 1.0 if the stem output is 0.
+    ``iterations`` rounds of a <- a sqrt(q_target / m(a)), starting at a = 1: exact for
+    a linear stem, so the match is tight where it matters, at small q* (measured on
+    digits: within 0.4% at q* = 1/40; 6% low at q* = 0.2, where tanh saturates).
+    Returns 1.0 if the stem output is 0.
     """
     a = 1.0
     with torch.no_grad():

@@ -65,6 +65,28 @@ def test_orthogonal_kernels_give_exact_isometries(init, dim, k, c_in, c_out, n):
 
 
 @pytest.mark.parametrize("dim", [1, 2])
+def test_orth_symbol_is_paraunitary(dim):
+    """Why the isometry holds for EVERY n ([T7], [T8]): the symbol S(z) = sum_a K(a) z^a
+    satisfies S(z)^H S(z) = sigma_w^2 I on the whole unit circle (torus in 2D), not only
+    at n-th roots of unity. Checked at 20 random angles per axis, k = 7, (c_in, c_out) =
+    (5, 9), to 1e-12 (float64 rounding of a degree-6 polynomial in 9 x 5 matrices)."""
+    k, c_in, c_out = 7, 5, 9
+    w = conv_kernel("orth", c_out, c_in, k, dim=dim, sigma_w=SIGMA_W, generator=17)
+    theta = torch.rand(20, dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    a = torch.arange(k, dtype=torch.float64)
+    for th in theta * 2 * math.pi:
+        phase = torch.exp(1j * a * th[0])
+        if dim == 1:
+            sym = torch.einsum("oia,a->oi", w.to(torch.complex128), phase)
+        else:
+            phase2 = torch.exp(1j * a * th[1])
+            sym = torch.einsum("oiab,a,b->oi", w.to(torch.complex128), phase, phase2)
+        gram = sym.conj().T @ sym
+        eye = SIGMA_W**2 * torch.eye(c_in, dtype=torch.complex128)
+        assert torch.max(torch.abs(gram - eye)).item() < 1e-12
+
+
+@pytest.mark.parametrize("dim", [1, 2])
 @pytest.mark.parametrize("k", [3, 5, 7])
 def test_orth_spreads_weight_off_centre(dim, k):
     """Acceptance 2: Algorithm 1 is not a delta kernel. The expected squared-weight share of

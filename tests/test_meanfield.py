@@ -15,6 +15,7 @@ import pytest
 
 from spectra import meanfield as mf
 from spectra.errors import SpectraError
+from spectra.meanfield_critical import _crit_numerator
 
 # THEORY Table 1 (tanh, critical line): sigma_b -> (sigma_w*, q*, chi_q*, mu1, mu2)
 TABLE1 = {
@@ -79,7 +80,7 @@ def test_critical_numerator_series_matches_direct_at_crossover():
     for name in ("tanh", "erf"):
         act = mf.resolve_activation(name)
         q = 5e-4
-        series = mf._crit_numerator(q, act)
+        series = _crit_numerator(q, act)
         direct = q * float(mf._mu1(q, act)) - float(mf._expect(lambda u, a=act: a.phi(u) ** 2, q))
         assert abs(series / direct - 1.0) < 1e-8
 
@@ -339,11 +340,11 @@ def test_monte_carlo_circular_conv():
 @pytest.mark.parametrize("sw, sb", [(2.0, 0.5), (1.2, 0.5), (1.5, 0.05)])
 def test_monte_carlo_wide_slow(sw, sb):
     # Wider, more samples, three phases (ordered (1.2, 0.5); chaotic (1.5, 0.05) needs
-    # depth 150: chi_c = 0.94). FC width 1000 x 24 nets; 2D conv 128 channels 8x8 x 12 nets.
+    # depth 150: chi_c = 0.94). FC width 1000 x 24 nets; 2D conv 128 channels 8x8 x 32 nets.
     depth = 150 if sw == 1.5 else 60
     est = _run_fc(width=1000, depth=depth, nets=24, pairs=8, sw=sw, sb=sb, c0=0.6, seed=3)
     _check_mc(est, sw, sb, max_rel_se=0.03, depth=depth, c0=0.6)
     est = _run_conv(
-        channels=128, size=8, depth=depth, nets=12, pairs=2, sw=sw, sb=sb, c0=0.6, seed=4, dim=2
+        channels=128, size=8, depth=depth, nets=32, pairs=2, sw=sw, sb=sb, c0=0.6, seed=4, dim=2
     )
     _check_mc(est, sw, sb, max_rel_se=0.05, depth=depth, c0=0.6)

@@ -94,7 +94,7 @@ def histogram_figure(
                 ax.plot(t["log_lambda"] / _LN10, t["density_log"] * _LN10, color="C3", lw=1.2)
             elif len(t) == 1:
                 ax.axvline(t["log_lambda"].iloc[0] / _LN10, color="C3", lw=1.5)
-            ax.set_title(f"{c}, {row} {r}", fontsize=9)
+            ax.set_title(f"{c}, {r}" if isinstance(r, str) else f"{c}, {row} {r}", fontsize=9)
             if i == len(rows) - 1:
                 ax.set_xlabel("log₁₀ s²")
     fig.tight_layout()
