@@ -305,7 +305,8 @@ def jacobian_log_density(
     :mod:`spectra.freeprob`); works in ℓ = log λ throughout, so any depth (to 10⁴ and
     beyond) and any range of λ is fine. Exactly 0 above the upper support edge. For an
     orthogonal net with constant φ'² (linear, or q* = 0) the law is a point mass and this
-    returns zeros (see :func:`density_frame`, which reports the atom).
+    returns zeros (see :func:`density_frame`, which reports the atom). Exactly 0 below the
+    lower edge of orthogonal nets too.
     """
     ell = np.asarray(log_lam, dtype=np.float64)
     if not np.all(np.isfinite(ell)):
@@ -320,7 +321,8 @@ def jacobian_log_density(
         out[inside] = one.density_log(one.radius(ell[inside]))
         return out
     ehi = ms.upper_edge()
-    inside = ell < ehi
+    elo = ms.lower_edge()  # orthogonal weights: a hard lower edge (None for Gaussian)
+    inside = (ell < ehi) & (ell > (elo if elo is not None and elo < ehi else -np.inf))
     if inside.any():
         lo = float(ell[inside].min())
         ray = ms.ray(ehi + 3.0, min(lo, ehi) - 1.0, mass_tol=0.0)

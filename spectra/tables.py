@@ -34,6 +34,9 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get ordinary permissions
     try:
         df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
         os.replace(tmp, path)
