@@ -299,7 +299,11 @@ def main(argv=None) -> None:
         default="peers,memory,cli,lanczos",
         help="comma list of row groups: peers,memory,cli,lanczos,lanczos-full",
     )
-    ap.add_argument("--append", action="store_true", help="keep the rows already in --out")
+    ap.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the rows already in --out except those of the row kinds measured now",
+    )
     ap.add_argument(
         "--lanczos-full-init",
         default="delta-orth",
@@ -426,8 +430,10 @@ def main(argv=None) -> None:
             4,
         )
     df = pd.DataFrame(rows, columns=COLUMNS)
-    if args.append and out.exists():
-        df = pd.concat([pd.read_csv(out), df], ignore_index=True)
+    if args.append and out.exists():  # keep earlier rows of the groups not re-measured
+        old = pd.read_csv(out)
+        old = old[~old["row"].isin(set(df["row"]))]
+        df = pd.concat([old, df], ignore_index=True)
     write_csv(df, out)
     meta = {
         "command": [Path(sys.argv[0]).name, *(argv or sys.argv[1:])],

@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
     p.add_argument("--out", type=Path, default=Path("results/fashion_depth32"))
     p.add_argument("--work", type=Path, default=None)
     a = p.parse_args()
@@ -53,7 +54,12 @@ def main() -> None:
     )
     write_command(a.out)
     hist = run_all(
-        {f"depth{a.depth}": cfg}, work, data_dir=a.data_dir, device=a.device, threads=a.threads
+        {f"depth{a.depth}": cfg},
+        work,
+        data_dir=a.data_dir,
+        device=a.device,
+        threads=a.threads,
+        time_limit=a.time_limit,
     )
     save(hist, a.out / "history.csv")
     te = hist[hist.split == "test"]

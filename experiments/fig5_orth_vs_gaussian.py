@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
     p.add_argument("--out", type=Path, default=Path("results/fig5_orth_vs_gaussian"))
     p.add_argument("--work", type=Path, default=None)
     a = p.parse_args()
@@ -62,7 +63,14 @@ def main() -> None:
         for init in a.inits.split(",")
     }
     write_command(a.out)
-    hist = run_all(configs, work, data_dir=a.data_dir, device=a.device, threads=a.threads)
+    hist = run_all(
+        configs,
+        work,
+        data_dir=a.data_dir,
+        device=a.device,
+        threads=a.threads,
+        time_limit=a.time_limit,
+    )
     save(hist, a.out / "history.csv")
     rows = []
     for run, h in hist.groupby("run", sort=False):

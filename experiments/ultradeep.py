@@ -14,7 +14,8 @@ rates: see docs/training.md). Writes to --out:
 
 CPU (this machine):  python experiments/ultradeep.py --depths 10,25,50,100,200
 GPU (H200):          python experiments/ultradeep.py --depths 1000 --channels 128 \
-                       --steps 1500 --device cuda --data-dir data/fashion-mnist \
+                       --steps 1500 --batch-size 100 --checkpoint-every 500 \
+                       --time-limit 200 --device cuda --data-dir data/fashion-mnist \
                        --out results/ultradeep_gpu
 """
 
@@ -74,6 +75,8 @@ def main() -> None:
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--checkpoint-every", type=int, default=50)
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("results/ultradeep"))
     p.add_argument("--work", type=Path, default=None, help="checkpoints (default /tmp/…)")
@@ -92,13 +95,20 @@ def main() -> None:
             optimizer=a.optimizer,
             eval_every=a.eval_every,
             eval_size=a.eval_size,
-            checkpoint_every=50,
+            checkpoint_every=a.checkpoint_every,
             seed=a.seed,
         )
         for d in depths
     }
     write_command(a.out)
-    hist = run_all(configs, work, data_dir=a.data_dir, device=a.device, threads=a.threads)
+    hist = run_all(
+        configs,
+        work,
+        data_dir=a.data_dir,
+        device=a.device,
+        threads=a.threads,
+        time_limit=a.time_limit,
+    )
     save(hist, a.out / "history.csv")
     summ = summarise(hist, a.target, a.window)
     save(summ, a.out / "summary.csv")

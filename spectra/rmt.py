@@ -1,7 +1,10 @@
 """Random-matrix theory: Marchenko–Pastur, quarter circle, and the free-probability
 spectrum of J Jᵀ for deep networks with Gaussian or orthogonal weights (THEORY.md §6).
 
-Public API (signatures are stable; the Jacobian CLI relies on the last four)::
+Public API (signatures are stable; the Jacobian CLI relies on the last four). The
+classical laws live in :mod:`spectra.classical_laws`, the distances in
+:mod:`spectra.distances`, the solver in :mod:`spectra.freeprob` and the grid in
+:mod:`spectra.freeprob_grid`; all are re-exported here::
 
     marchenko_pastur_density(x, ratio=1.0, sigma=1.0) -> ndarray      # [T32], continuous part
     marchenko_pastur_cdf(x, ratio=1.0, sigma=1.0) -> ndarray          # with the atom at 0
@@ -44,14 +47,23 @@ Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .activations import get_activation
+from .classical_laws import (
+    _check_pos,
+    marchenko_pastur_cdf,
+    marchenko_pastur_density,
+    quarter_circle_cdf,
+    quarter_circle_density,
+)
+from .distances import ks_distance, wasserstein_log
 from .errors import SpectraError
 from .freeprob import MasterSystem
+from .freeprob_grid import Depth1Orth, GridMap, depth1_orth_frame, simpson_weights
 from .quadrature import half_line_nodes
 
 __all__ = [
@@ -72,78 +84,6 @@ __all__ = [
 
 _GAUSSIAN = {"gaussian", "gs0", "gs1", "gs2", "gs3", "gs4", "dense-gaussian"}
 _ORTH = {"orth", "orthogonal", "delta-orth", "dense-orth"}
-
-
-# ---------------------------------------------------------------------- classical laws
-def _check_pos(name: str, value: float) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise SpectraError(f"{name} must be a positive number, got {value!r}")
-    return v
-
-
-def marchenko_pastur_density(x, ratio: float = 1.0, sigma: float = 1.0) -> np.ndarray:
-    """[T32] Continuous part of the Marchenko–Pastur density of the eigenvalues of W Wᵀ.
-
-    W is N×M with entry variance σ²/M and ``ratio`` γ = N/M; the density is
-    √((b−x)(x−a)) / (2πσ²γx) on [a, b] = σ²(1 ∓ √γ)². For γ > 1 there is also an atom
-    1 − 1/γ at 0 (see :func:`marchenko_pastur_cdf`), not included here.
-    """
-    g, s2 = _check_pos("ratio", ratio), _check_pos("sigma", sigma) ** 2
-    x = np.asarray(x, dtype=np.float64)
-    a, b = s2 * (1 - math.sqrt(g)) ** 2, s2 * (1 + math.sqrt(g)) ** 2
-    inside = (x > a) & (x < b)
-    xs = np.where(inside, x, 0.5 * (a + b))
-    val = np.sqrt(np.maximum((b - xs) * (xs - a), 0.0)) / (2 * np.pi * s2 * g * xs)
-    return np.where(inside, val, 0.0)
-
-
-def marchenko_pastur_cdf(x, ratio: float = 1.0, sigma: float = 1.0) -> np.ndarray:
-    """[T32] P(eigenvalue ≤ x) for Marchenko–Pastur, including the atom (1 − 1/γ)⁺ at 0.
-
-    Closed form: with x = m + h cos φ (m, h the centre and half-width of [a, b]) the
-    integrand becomes m − h cos φ − (m² − h²)/(m + h cos φ), integrated exactly.
-    """
-    g, s2 = _check_pos("ratio", ratio), _check_pos("sigma", sigma) ** 2
-    x = np.asarray(x, dtype=np.float64)
-    a, b = s2 * (1 - math.sqrt(g)) ** 2, s2 * (1 + math.sqrt(g)) ** 2
-    m, h = 0.5 * (a + b), 0.5 * (b - a)
-    atom = max(1.0 - 1.0 / g, 0.0)
-    # phi runs from pi (x = a) down to 0 (x = b); F(x) = atom + I(phi(x)) with
-    # I(phi) = (1/(2 pi s2 g)) int_phi^pi h^2 sin^2 t / (m + h cos t) dt, whose
-    # antiderivative is m t - h sin t - 2k atan(sqrt((m-h)/(m+h)) tan(t/2)), k^2 = m^2-h^2.
-    xc = np.clip(x, a, b)
-    phi = np.arccos(np.clip((xc - m) / h, -1.0, 1.0))
-    k = math.sqrt(max(m * m - h * h, 0.0))
-
-    def anti(t):
-        if k == 0.0:
-            return m * t - h * np.sin(t)
-        c = math.sqrt((m - h) / (m + h))
-        return m * t - h * np.sin(t) - 2 * k * np.arctan(c * np.tan(t / 2))
-
-    with np.errstate(all="ignore"):
-        top = m * np.pi - 2 * k * (np.pi / 2)  # limit of anti(t) as t -> pi
-        val = (top - anti(phi)) / (2 * np.pi * s2 * g)
-    cont = np.where(x >= b, 1.0 - atom, np.where(x <= a, 0.0, val))
-    return np.where(x >= 0, atom + cont, 0.0)
-
-
-def quarter_circle_density(s, sigma: float = 1.0) -> np.ndarray:
-    """[T33] Density √(4σ² − s²)/(πσ²) on [0, 2σ] of the singular values of an N×N matrix
-    with entry variance σ²/N."""
-    s2 = _check_pos("sigma", sigma) ** 2
-    s = np.asarray(s, dtype=np.float64)
-    inside = (s >= 0) & (s <= 2 * math.sqrt(s2))
-    return np.where(inside, np.sqrt(np.maximum(4 * s2 - s * s, 0.0)) / (np.pi * s2), 0.0)
-
-
-def quarter_circle_cdf(s, sigma: float = 1.0) -> np.ndarray:
-    """[T33] CDF of the quarter-circle law: with s = 2σ sin θ, F = (2θ + sin 2θ)/π."""
-    sig = _check_pos("sigma", sigma)
-    s = np.asarray(s, dtype=np.float64)
-    th = np.arcsin(np.clip(s / (2 * sig), 0.0, 1.0))
-    return (2 * th + np.sin(2 * th)) / np.pi
 
 
 # ---------------------------------------------------------------------- inputs
@@ -248,46 +188,6 @@ def _point_mass(ms: MasterSystem) -> float | None:
     return None
 
 
-class _Depth1Orth:
-    """Orthogonal weights at depth 1: J Jᵀ = σ_w² D² exactly, so λ = σ_w² φ'(h)², h ~ N(0, q*)
-    [T28] — no free convolution, and the law is not smooth enough for the solver (its
-    discretisation by nodes shows). For φ'² even and strictly decreasing in |h| (tanh,
-    erf) it is written in closed form: with λ = Λ(r), r = |h|/√q*, P(λ ≤ Λ(r)) =
-    erfc(r/√2) and λρ(λ) = 2 φ_N(r) / |dℓ/dr|, dℓ/dr = 2√q* φ''/φ'."""
-
-    def __init__(self, sigma_w: float, q: float, activation):
-        self.act = get_activation(activation)
-        self.sw2, self.sq = sigma_w**2, math.sqrt(q)
-        r = np.linspace(1e-3, 12.0, 200)
-        slope = self.dell(r)
-        even = np.allclose(self.act.dphi(-self.sq * r), self.act.dphi(self.sq * r), rtol=1e-12)
-        if not (q > 0 and even and np.all(slope < 0)):
-            raise SpectraError(
-                f"orthogonal weights at depth 1 need phi'^2 even and decreasing in |h| "
-                f"(tanh, erf), not {self.act.name}"
-            )
-        self.top = self.ell(np.zeros(1))[0]
-
-    def ell(self, r: np.ndarray) -> np.ndarray:
-        return math.log(self.sw2) + 2.0 * np.log(np.abs(self.act.dphi(self.sq * r)))
-
-    def dell(self, r: np.ndarray) -> np.ndarray:
-        h = self.sq * r
-        return 2.0 * self.sq * self.act.d2phi(h) / self.act.dphi(h)
-
-    def density_log(self, r: np.ndarray) -> np.ndarray:
-        return 2.0 * np.exp(-0.5 * r * r) / math.sqrt(2 * math.pi) / np.abs(self.dell(r))
-
-    def radius(self, ell: np.ndarray) -> np.ndarray:
-        """r with ℓ(r) = ell (ℓ decreasing in r), by bisection on [0, 40]."""
-        lo, hi = np.zeros(ell.shape), np.full(ell.shape, 40.0)
-        for _ in range(100):
-            mid = 0.5 * (lo + hi)
-            above = self.ell(mid) > ell
-            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-        return 0.5 * (lo + hi)
-
-
 def jacobian_log_density(
     log_lam,
     *,
@@ -316,7 +216,7 @@ def jacobian_log_density(
     if _point_mass(ms) is not None or ell.size == 0:
         return out
     if ms.L == 1 and ms.kappa == 1:
-        one = _Depth1Orth(sw, q, activation)
+        one = Depth1Orth(sw, q, activation)
         inside = ell < one.top
         out[inside] = one.density_log(one.radius(ell[inside]))
         return out
@@ -364,97 +264,6 @@ def jacobian_density(
     return dl / lam
 
 
-# Shares of the grid: the top (square-root) edge over the whole range and over its top
-# region (where the λ^k-weighted mass of the moments sits), the bulk, uniform coverage.
-_MIX = (0.1, 0.3, 0.4, 0.2)
-# With a hard lower edge (orthogonal weights): arccos (Chebyshev) clustering at both
-# square-root edges, the bulk, uniform coverage.
-_MIX_HARD = (0.5, 0.35, 0.15)
-
-
-class _GridMap:
-    """A monotone map ξ ∈ [0, 1] → ℓ ∈ [ℓ₋, ℓ₊] whose uniform grid is the frame's grid.
-
-    Without a hard lower edge: a mixture of √(ℓ₊ − ℓ) terms over the whole range and,
-    more strongly, over the top ``top`` nats (they cluster points at the square-root edge
-    and make the integrand analytic in ξ there), an arctan around the bulk (centre ℓ_c,
-    width w from the closed-form moments), and a uniform part. With one (orthogonal
-    weights): arccos clustering at both edges, the bulk arctan, and a uniform part.
-    """
-
-    def __init__(self, lo: float, hi: float, centre: float, width: float, hard_lo: bool):
-        self.lo, self.hi, self.c, self.hard_lo = lo, hi, centre, hard_lo
-        self.mid, self.half = 0.5 * (lo + hi), 0.5 * (hi - lo)
-        self.span = hi - lo
-        self.w = min(max(width, 1e-9 * max(1.0, abs(hi))), self.span)
-        self.top = min(self.span, 10.0 + 3.0 * self.w)
-        ymax = math.sqrt(self.span / self.top)
-        self.fmax = ymax / (1.0 + ymax)
-        self.a0 = math.atan((lo - centre) / self.w)
-        self.a1 = math.atan((hi - centre) / self.w)
-
-    def xi(self, ell: np.ndarray) -> np.ndarray:
-        if self.hard_lo:
-            a, b, c = _MIX_HARD
-            cheb = np.arccos(np.clip((self.mid - ell) / self.half, -1.0, 1.0)) / np.pi
-            return a * cheb + b * self._bulk(ell) + c * (ell - self.lo) / self.span
-        a, a2, b, c = _MIX
-        gap = np.maximum(self.hi - ell, 0.0)
-        tau = 1.0 - np.sqrt(gap / self.span)
-        y = np.sqrt(gap / self.top)  # smooth top-region term: 1 - f(y)/f(y_max), f = y/(1+y)
-        tau2 = 1.0 - (y / (1.0 + y)) / self.fmax
-        return a * tau + a2 * tau2 + b * self._bulk(ell) + c * (ell - self.lo) / self.span
-
-    def _bulk(self, ell: np.ndarray) -> np.ndarray:
-        return (np.arctan((ell - self.c) / self.w) - self.a0) / (self.a1 - self.a0)
-
-    def _dbulk(self, ell: np.ndarray) -> np.ndarray:
-        u = (ell - self.c) / self.w
-        return 1.0 / (self.w * (1.0 + u * u) * (self.a1 - self.a0))
-
-    def dxi(self, ell: np.ndarray) -> np.ndarray:
-        if self.hard_lo:
-            a, b, c = _MIX_HARD
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cheb = 1.0 / (np.pi * np.sqrt(np.maximum((ell - self.lo) * (self.hi - ell), 0.0)))
-            return a * cheb + b * self._dbulk(ell) + c / self.span
-        a, a2, b, c = _MIX
-        gap = np.maximum(self.hi - ell, 0.0)
-        with np.errstate(divide="ignore"):
-            tau = 0.5 / np.sqrt(self.span * gap)
-            y = np.sqrt(gap / self.top)
-            tau2 = 0.5 / np.sqrt(self.top * gap) / (1.0 + y) ** 2 / self.fmax
-        return a * tau + a2 * tau2 + b * self._dbulk(ell) + c / self.span
-
-    def grid(self, n: int) -> np.ndarray:
-        target = np.linspace(0.0, 1.0, n)
-        lo, hi = np.full(n, self.lo), np.full(n, self.hi)
-        for _ in range(80):  # bisection: 80 halvings resolve any float64 span
-            mid = 0.5 * (lo + hi)
-            below = self.xi(mid) < target
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        ell = 0.5 * (lo + hi)
-        ell[0], ell[-1] = self.lo, self.hi
-        return ell
-
-
-def _simpson_weights(n: int) -> np.ndarray:
-    """Composite Simpson weights on n uniform unit-spaced points (3/8 rule closes even n)."""
-    w = np.zeros(n)
-    if n < 4:
-        w[:] = 1.0
-        w[[0, -1]] = 0.5
-        return w
-    m = n if n % 2 == 1 else n - 3
-    w[:m:2] += 2.0 / 3.0
-    w[1:m:2] += 4.0 / 3.0
-    w[0] -= 1.0 / 3.0
-    w[m - 1] -= 1.0 / 3.0
-    if m < n:
-        w[m - 1 :] += np.array([3.0, 9.0, 9.0, 3.0]) / 8.0
-    return w
-
-
 def density_frame(
     depth: int,
     weights: str,
@@ -471,10 +280,10 @@ def density_frame(
     The upper edge ℓ₊ is exact (minimum of z(u) on the real branch u > max d); so is the
     lower edge ℓ₋ of orthogonal nets (maximum of z(u) on 0 < u < min d); for Gaussian
     nets, whose spectrum reaches 0, ℓ₋ is where the mass below is < 1e-13 (walk of the
-    ray t = 1, [T30]). The
-    ``points`` grid points cluster at the edge and in the bulk (:class:`_GridMap`);
-    ``weight`` holds Simpson weights in ξ mapped to log λ, so integrals are
-    fourth-order accurate. Columns and ``attrs``: see the module docstring.
+    ray t = 1, [T30]). The ``points`` grid points cluster at the edges and in the bulk
+    (:class:`spectra.freeprob_grid.GridMap`); ``weight`` holds Simpson weights in ξ mapped
+    to log λ, so integrals are fourth-order accurate. Columns and ``attrs``: see the module
+    docstring.
     """
     n = int(points)
     if n < 16:
@@ -493,7 +302,7 @@ def density_frame(
     }
     pm = _point_mass(ms)
     if pm is None and ms.L == 1 and ms.kappa == 1:
-        df = _depth1_orth_frame(_Depth1Orth(sw, q, act), n)
+        df = depth1_orth_frame(Depth1Orth(sw, q, act), n)
         attrs.update(mass=1.0, log_support=(float(df["log_lambda"].iloc[0]), df.attrs["top"]))
         df.attrs.clear()
         df.attrs.update(attrs)
@@ -524,14 +333,14 @@ def density_frame(
     log_mean = ms.L * (ms.log_s2 + math.log(ms.mu1))
     spread = ms.L * (ms.mu2 / ms.mu1**2 - 1.0 + (1 - kappa))
     width = math.sqrt(math.log1p(max(spread, 0.0)))
-    gmap = _GridMap(elo, ehi, log_mean - 0.5 * width**2, width, hard is not None)
+    gmap = GridMap(elo, ehi, log_mean - 0.5 * width**2, width, hard is not None)
     ell = gmap.grid(n)
     dens = ms.solve_grid(ell, ray, eta=eta)
     dens[-1] = 0.0  # the square-root edge itself
     if hard is not None:
         dens[0] = 0.0
     with np.errstate(divide="ignore"):
-        wq = _simpson_weights(n) / (n - 1) / gmap.dxi(ell)
+        wq = simpson_weights(n) / (n - 1) / gmap.dxi(ell)
     wq[~np.isfinite(wq)] = 0.0
     mass = float(np.dot(wq, dens))
     cont = 1.0 - ms.p0
@@ -560,36 +369,6 @@ def density_frame(
     return df
 
 
-def _depth1_orth_frame(one: _Depth1Orth, n: int) -> pd.DataFrame:
-    """The frame of :class:`_Depth1Orth` on Gauss–Legendre nodes in r ∈ [0, 12] (exact
-    weights: Σ weight · density_log = Σ Gauss weights = 1; the top edge, where the density
-    diverges like 1/√, is the integrable end r = 0, not a grid point)."""
-    from scipy.special import roots_legendre
-
-    x, w = roots_legendre(n)
-    r = 6.0 * (x + 1.0)
-    wr = 6.0 * w * 2.0 * np.exp(-0.5 * r * r) / math.sqrt(2 * math.pi)
-    r, wr = r[::-1], wr[::-1]  # ascending in λ
-    ell = one.ell(r)
-    dl = one.density_log(r)
-    from scipy.special import erfc
-
-    with np.errstate(over="ignore"):
-        df = pd.DataFrame(
-            {
-                "lambda": np.exp(ell),
-                "log_lambda": ell,
-                "density": dl / np.exp(ell),
-                "density_log": dl,
-                "cdf": erfc(r / math.sqrt(2.0)),
-                "weight": wr / dl,
-                "atom": np.zeros(n),
-            }
-        )
-    df.attrs["top"] = float(one.top)
-    return df
-
-
 def frame_moments(frame: pd.DataFrame, orders: Sequence[int] = (1, 2, 3, 4)) -> np.ndarray:
     """∫ λ^k dρ for each k in ``orders``, from a :func:`density_frame` (atoms included).
 
@@ -604,86 +383,3 @@ def frame_moments(frame: pd.DataFrame, orders: Sequence[int] = (1, 2, 3, 4)) -> 
             xk = np.exp(k * ell)
         out.append(float(np.dot(g, xk) + np.dot(atom, xk)))
     return np.array(out)
-
-
-# ---------------------------------------------------------------------- distances
-def _empirical_log_lambda(singular_values, log: bool) -> np.ndarray:
-    s = np.asarray(
-        singular_values.detach().cpu().numpy()
-        if hasattr(singular_values, "detach")
-        else singular_values,
-        dtype=np.float64,
-    ).ravel()
-    if s.size == 0:
-        raise SpectraError("no singular values given")
-    if log:
-        return np.sort(2.0 * s)
-    if np.any(s < 0) or np.any(np.isnan(s)):
-        raise SpectraError("singular values must be non-negative")
-    with np.errstate(divide="ignore"):
-        return np.sort(2.0 * np.log(s))
-
-
-def _frame_cdf(frame: pd.DataFrame) -> tuple[Callable, Callable]:
-    """F(ℓ) = P(log s² ≤ ℓ) and its left limit F(ℓ⁻) from a frame: linear in ℓ between
-    grid points; a point mass is a jump (values within 1e-9 relative in log λ count as
-    on it, so a float64 isometry, with roundoff ~1e-16, is at distance 0)."""
-    ell = frame["log_lambda"].to_numpy()
-    cdf = frame["cdf"].to_numpy()
-    p0 = float(frame.attrs.get("atom_at_zero", 0.0) or 0.0)
-    if frame["atom"].to_numpy().sum() > 0 and len(frame) == 1:
-        tol = 1e-9 * max(1.0, abs(ell[0]))
-        lo, hi = ell[0] - tol, ell[0] + tol
-        return (
-            lambda x: np.where(np.asarray(x) >= lo, 1.0, 0.0),
-            lambda x: np.where(np.asarray(x) > hi, 1.0, 0.0),
-        )
-
-    def F(x):
-        x = np.asarray(x, dtype=np.float64)
-        return np.where(x < ell[0], p0, np.interp(x, ell, cdf, left=p0, right=1.0))
-
-    return F, F
-
-
-def ks_distance(singular_values, law, *, log: bool = False) -> float:
-    """Kolmogorov–Smirnov distance sup |F_emp − F| between the empirical law of s² and ``law``.
-
-    ``law`` is a :func:`density_frame` (compared in log λ, exact where s² under/overflows)
-    or a callable CDF of λ = s². ``log=True``: ``singular_values`` are natural logs of s.
-    """
-    x = _empirical_log_lambda(singular_values, log)
-    n = x.size
-    if isinstance(law, pd.DataFrame):
-        cdf, left = _frame_cdf(law)
-        F, F_left = cdf(x), left(x)
-    elif callable(law):  # taken as continuous
-        with np.errstate(over="ignore"):
-            F = F_left = np.asarray(law(np.exp(x)), dtype=np.float64)
-    else:
-        raise SpectraError("law must be a density frame or a CDF callable")
-    i = np.arange(1, n + 1)
-    return float(max(np.max(i / n - F), np.max(F_left - (i - 1) / n), 0.0))
-
-
-def wasserstein_log(singular_values, law: pd.DataFrame, *, log: bool = False) -> float:
-    """Wasserstein-1 distance between the empirical law of log s² and that of a frame:
-    ∫ |F_emp(ℓ) − F(ℓ)| dℓ, exact for the frame's piecewise-linear CDF. In nats."""
-    if not isinstance(law, pd.DataFrame):
-        raise SpectraError("law must be a density frame")
-    x = _empirical_log_lambda(singular_values, log)
-    if not np.all(np.isfinite(x)):
-        raise SpectraError("singular values must be positive and finite for wasserstein_log")
-    F = _frame_cdf(law)[0]
-    ell = law["log_lambda"].to_numpy()
-    g = np.unique(np.concatenate([ell, x]))
-    fe = np.searchsorted(x, g, side="right") / x.size  # empirical CDF on [g_i, g_{i+1})
-    a = fe[:-1] - F(g[:-1])
-    b = fe[:-1] - F(g[1:])  # F is linear within each interval (grid points included)
-    h = np.diff(g)
-    same = a * b >= 0
-    part = np.where(same, 0.5 * (np.abs(a) + np.abs(b)) * h, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cross = 0.5 * h * (a * a + b * b) / (np.abs(a) + np.abs(b))
-    part = np.where(same, part, np.nan_to_num(cross))
-    return float(part.sum())

@@ -358,14 +358,16 @@ class _History:
         self.path = path
         if keep_through_step is None or not path.exists():
             path.write_text(",".join(HISTORY_COLUMNS) + "\n")
-        else:  # resume: drop rows after the checkpoint (they will be redone)
-            df = pd.read_csv(path)
+        else:  # resume: drop rows after the checkpoint (they will be redone) and any
+            # line a kill cut short (no newline, or not all fields)
             lines = path.read_text().splitlines(keepends=True)
-            keep = [lines[0]] + [
-                ln
-                for ln, s in zip(lines[1:], df["step"].tolist(), strict=True)
-                if s <= keep_through_step
-            ]
+            keep = [lines[0]]
+            for ln in lines[1:]:
+                fields = ln.rstrip("\n").split(",")
+                if not ln.endswith("\n") or len(fields) != len(HISTORY_COLUMNS):
+                    continue
+                if int(fields[0]) <= keep_through_step:
+                    keep.append(ln)
             tmp = path.with_suffix(".csv.tmp")
             tmp.write_text("".join(keep))
             os.replace(tmp, path)

@@ -124,7 +124,7 @@ def test_same_seed_same_model_and_data_order(digits):
     for (na, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         assert torch.equal(pa, pb), na
     c = build_model(_cfg(seed=4), digits)
-    assert not torch.equal(a.block.weight, c.block.weight)
+    assert not torch.equal(a.net.block.weight, c.net.block.weight)
     p = epoch_permutation(3, 0, 50)
     assert sorted(p.tolist()) == list(range(50))
     assert torch.equal(p, epoch_permutation(3, 0, 50))
@@ -192,3 +192,15 @@ def test_block_input_matched_to_q_star_and_readout_scale(digits):
         r = diagnose(model, x[:64], digits.y_train[:64])
         assert abs(r["block_in_q"] / model.q_star - 1) < 5e-2  # a 64-image subsample
         assert all(r[f"g2_{k}"] > 0 for k in ("stem", "weight", "bias", "head"))
+
+
+def test_resume_drops_a_line_cut_short_by_a_kill(tmp_path, digits):
+    cfg = _cfg(steps=12)
+    ref = train(cfg, tmp_path / "ref", data=digits)
+    with pytest.raises(_Stop):
+        train(cfg, tmp_path / "cut", data=digits, progress=_stopper(8))
+    path = tmp_path / "cut" / "history.csv"
+    path.write_text(path.read_text() + "6,0,train,2.3")  # a row cut short by the kill
+    path.write_text(path.read_text() + "\n3,0,tr")  # and one with no newline at all
+    resumed = train(cfg, tmp_path / "cut", data=digits)
+    pd.testing.assert_frame_equal(_no_seconds(resumed), _no_seconds(ref), check_exact=True)

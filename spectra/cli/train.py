@@ -235,7 +235,13 @@ def correlate_cmd(
         head = rho[(rho.statistic == statistic) & (rho.speed == "steps_to_target")]
         r = float(head["rho"].iloc[0])
         plot_df = df.assign(steps_to_target=df["steps_to_target"].fillna(steps + 1))
-        fig = correlation_scatter(plot_df, x=statistic, y="steps_to_target", rho=r)
+        fig = correlation_scatter(
+            plot_df,
+            x=statistic,
+            y="steps_to_target",
+            rho=r,
+            ylabel=f"steps to {target:.0%} (never: {steps + 1})",
+        )
         fig.savefig(ctx.folder / "correlate.png", dpi=120)
         echo(f"Spearman rho({statistic}, steps_to_target) = {r:.3f} over {len(df)} runs", quiet)
 

@@ -102,18 +102,27 @@ def histogram_figure(
 
 
 def variance_figure(frame: pd.DataFrame) -> plt.Figure:
-    """var(s²) against depth (log–log): ``frame`` has ``depth``, ``init``, ``var_sq``
-    (empirical) and ``theory_var_sq``; points are measurements, lines the theory [T34]."""
+    """var(s²) (left) and, when present, var(log s²) (right) against depth (log–log):
+    ``frame`` has ``depth``, ``init``, ``var_sq`` (empirical), ``theory_var_sq`` and
+    optionally ``var_log_sq``, ``theory_var_log_sq``; points are measurements, lines the
+    theory ([T34] for var(s²), the density for var(log s²))."""
     sns.set_theme(style="whitegrid")
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    for k, (name, g) in enumerate(frame.groupby("init", sort=False)):
-        g = g.sort_values("depth")
-        ax.plot(g["depth"], g["theory_var_sq"], "-", color=f"C{k}", label=f"{name} theory")
-        ax.plot(g["depth"], g["var_sq"], "o", color=f"C{k}", label=f"{name} measured")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("depth L")
-    ax.set_ylabel("var(s²) of the Jacobian spectrum")
-    ax.legend(fontsize=8)
+    logs = "var_log_sq" in frame and "theory_var_log_sq" in frame
+    fig, axes = plt.subplots(1, 2 if logs else 1, figsize=(11.0 if logs else 6.0, 4.0))
+    axes = np.atleast_1d(axes)
+    pairs = [("var_sq", "theory_var_sq", "var(s²)")]
+    if logs:
+        pairs.append(("var_log_sq", "theory_var_log_sq", "var(log s²)"))
+    for ax, (emp, theo, label) in zip(axes, pairs, strict=True):
+        for k, (name, g) in enumerate(frame.groupby("init", sort=False)):
+            g = g.sort_values("depth")
+            th = g.groupby("depth")[theo].first()
+            ax.plot(th.index, th.to_numpy(), "-", color=f"C{k}", label=f"{name} theory")
+            ax.plot(g["depth"], g[emp], "o", color=f"C{k}", label=f"{name} measured")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("depth L")
+        ax.set_ylabel(f"{label} of the Jacobian spectrum")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig

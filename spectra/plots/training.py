@@ -65,7 +65,9 @@ def steps_vs_depth(
     return fig
 
 
-def correlation_scatter(df: pd.DataFrame, *, x: str, y: str, rho: float | None = None):
+def correlation_scatter(
+    df: pd.DataFrame, *, x: str, y: str, rho: float | None = None, ylabel: str | None = None
+):
     """Scatter of a spectral statistic ``x`` against a training-speed column ``y``."""
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     sns.scatterplot(data=df, x=x, y=y, hue="init", size="depth", ax=ax)
@@ -73,6 +75,8 @@ def correlation_scatter(df: pd.DataFrame, *, x: str, y: str, rho: float | None =
         ax.set_xscale("log")
     if rho is not None:
         ax.set_title(f"Spearman rho = {rho:.3f}")
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
