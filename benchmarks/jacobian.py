@@ -444,7 +444,13 @@ def main(argv=None) -> None:
     }
     if dev.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name()
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    meta_path = out.with_suffix(".json")
+    history = []
+    if args.append and meta_path.exists():
+        prev = json.loads(meta_path.read_text())
+        history = prev.get("history", [prev.get("command")])
+    meta["history"] = [*history, meta["command"]]  # every command that made rows here
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     print(df.to_string())
 
 

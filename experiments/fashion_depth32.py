@@ -27,6 +27,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr", type=float, default=5e-2)
     p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--lr-scaling", default="depth", help="depth | qstar | none")
     p.add_argument("--init", default="delta-orth")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
@@ -47,6 +48,7 @@ def main() -> None:
         lr=a.lr,
         batch_size=a.batch_size,
         optimizer=a.optimizer,
+        lr_scaling=a.lr_scaling,
         eval_every=a.eval_every,
         eval_size=None,
         checkpoint_every=50,

@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--lr", type=float, default=5e-2)
     p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--lr-scaling", default="depth", help="depth | qstar | none")
     p.add_argument("--target", type=float, default=0.6)
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--eval-every", type=int, default=100)
@@ -54,6 +55,7 @@ def main() -> None:
             lr=a.lr,
             batch_size=a.batch_size,
             optimizer=a.optimizer,
+            lr_scaling=a.lr_scaling,
             eval_every=a.eval_every,
             eval_size=a.eval_size,
             checkpoint_every=50,

@@ -110,6 +110,7 @@ def run_one(cfg: dict, seed: int, device: str) -> tuple[dict, np.ndarray, pd.Dat
         theory_var_sq=var,
         ks=rmt.ks_distance(logs, frame, log=True),
         w1_log=rmt.wasserstein_log(logs, frame, log=True),
+        n_nonfinite=int((~np.isfinite(logs)).sum()),
         log_s2_max=float(2 * logs[0]),
         log_s2_min=float(2 * logs[-1]),
         seconds=seconds,
@@ -127,7 +128,8 @@ def _log_spread(summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> pd
     single finite-N draw of a heavy-tailed Gaussian spectrum badly underestimates, it
     shows the spread of the spectrum robustly."""
     emp = (
-        sv.assign(ls2=2.0 * sv["log_singular_value"])
+        sv[np.isfinite(sv["log_singular_value"])]
+        .assign(ls2=lambda d: 2.0 * d["log_singular_value"])
         .groupby(KEYS)["ls2"]
         .var(ddof=0)
         .rename("var_log_sq")

@@ -23,9 +23,9 @@ from spectra.train import TrainConfig, build_model, diagnose, lr_factors
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--depths", default="10,30,100,200")
+    p.add_argument("--depths", default="10,30,100,200,1000")
     p.add_argument("--channels", type=int, default=16)
-    p.add_argument("--batch", type=int, default=200)
+    p.add_argument("--batch", type=int, default=100)
     p.add_argument("--lr", type=float, default=5e-2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
@@ -40,6 +40,7 @@ def main() -> None:
     setups = {
         "plain": dict(match_input=False, readout_scale=False, lr_scaling="none"),
         "library": dict(match_input=True, readout_scale=True, lr_scaling="depth"),
+        "library-qstar": dict(match_input=True, readout_scale=True, lr_scaling="qstar"),
     }
     for d in (int(v) for v in a.depths.split(",")):
         for name, kw in setups.items():
@@ -47,6 +48,7 @@ def main() -> None:
             model = build_model(cfg, data)
             r = diagnose(model, x, y)
             fac = lr_factors(cfg, model.q_star)
+            fac.setdefault("stem_bias", fac["stem"])
             rates = {f"rate_{k}": a.lr * fac[k] * r[f"g2_{k}"] for k in fac}
             rows.append(
                 {

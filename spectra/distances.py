@@ -77,12 +77,15 @@ def ks_distance(singular_values, law, *, log: bool = False) -> float:
 
 def wasserstein_log(singular_values, law: pd.DataFrame, *, log: bool = False) -> float:
     """Wasserstein-1 distance between the empirical law of log s² and that of a frame:
-    ∫ |F_emp(ℓ) − F(ℓ)| dℓ, exact for the frame's piecewise-linear CDF. In nats."""
+    ∫ |F_emp(ℓ) − F(ℓ)| dℓ, exact for the frame's piecewise-linear CDF. In nats; inf if
+    any singular value is 0 (log −inf) or inf."""
     if not isinstance(law, pd.DataFrame):
         raise SpectraError("law must be a density frame")
     x = _empirical_log_lambda(singular_values, log)
+    if np.any(np.isnan(x)):
+        raise SpectraError("singular values must not be NaN")
     if not np.all(np.isfinite(x)):
-        raise SpectraError("singular values must be positive and finite for wasserstein_log")
+        return float("inf")  # a zero (or infinite) singular value is infinitely far in log
     F = _frame_cdf(law)[0]
     ell = law["log_lambda"].to_numpy()
     g = np.unique(np.concatenate([ell, x]))

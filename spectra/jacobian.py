@@ -152,6 +152,15 @@ class SpectrumResult:
 
 
 # --------------------------------------------------------------------------- forward
+def _chunks(n_feat: int, nw: int, workers: int | None) -> int:
+    """Tangent chunks: one per worker thread, but a single chunk for small N (N < 256),
+    where thread hand-offs cost more than the layer itself (always one intra-op thread
+    on CPU: see :class:`spectra.jacobian_engine._threads`)."""
+    if workers is not None:
+        return max(1, workers)
+    return nw if n_feat >= 256 else 1
+
+
 def jacobian_forward(
     stack: ConvStack,
     *,
@@ -169,9 +178,9 @@ def jacobian_forward(
     device = torch.device(device or "cpu")
     n_feat = stack.n_features
     c, dim, n = stack.channels, stack.dim, stack.size
-    with _threads(device, workers) as nw:
+    with _threads(device, max(2, workers or 2)) as nw:
         t = torch.eye(n_feat, dtype=dtype, device=device).reshape((n_feat, c) + (n,) * dim)
-        eng = _Engine(t, stack.kernel, dtype, nw)
+        eng = _Engine(t, stack.kernel, dtype, _chunks(n_feat, nw, workers))
         del t
         x = stack.x0.to(device=device, dtype=torch.float64)
         for w, b in _layers_on(stack, device):
@@ -229,7 +238,8 @@ def stable_spectrum(
     it = _layers_on(stack, device)
     state = {"x": stack.x0.to(device=device, dtype=torch.float64)}
 
-    with _threads(device, workers) as nw:
+    with _threads(device, max(2, workers or 2)) as nw:
+        nw = _chunks(n_feat, nw, workers)
 
         def apply_group(q: torch.Tensor, m: int) -> tuple[torch.Tensor, int]:
             # columns of Q are tangents: T = Q^T viewed as N images

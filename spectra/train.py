@@ -83,8 +83,9 @@ OPTIMIZERS = ("sgd", "adam")
 class TrainConfig:
     """One training run. ``steps`` may grow between resumptions; nothing else may.
 
-    ``lr`` is the base learning rate; with ``lr_scaling="depth"`` (default) the block's
-    parameters use ``lr * block_lr_factor(depth)`` (see :func:`make_optimizer`).
+    ``lr`` is the base learning rate; each parameter group uses ``lr`` times its factor
+    from :func:`lr_factors` (``lr_scaling``: ``"qstar"``, the default, ``"depth"`` or
+    ``"none"``). ``match_input`` and ``readout_scale``: see :class:`Classifier`.
     ``sigma_w``/``sigma_b``/``q_star`` override the default operating point (critical,
     q* = 1/depth). ``eval_size=None`` evaluates on the whole test set.
     """
@@ -107,7 +108,7 @@ class TrainConfig:
     activation: str = "tanh"
     kernel: int = 3
     dtype: str = "float32"
-    lr_scaling: str = "depth"
+    lr_scaling: str = "qstar"
     match_input: bool = True
     readout_scale: bool = True
     seed: int = 0
@@ -122,8 +123,8 @@ class TrainConfig:
             raise SpectraError(f"unknown init {self.init!r}; choose {', '.join(INIT_NAMES)}")
         if self.optimizer not in OPTIMIZERS:
             raise SpectraError(f"unknown optimizer {self.optimizer!r}; choose sgd or adam")
-        if self.lr_scaling not in ("depth", "none"):
-            raise SpectraError(f"lr_scaling must be depth or none, got {self.lr_scaling!r}")
+        if self.lr_scaling not in ("depth", "qstar", "none"):
+            raise SpectraError(f"lr_scaling must be depth, qstar or none, got {self.lr_scaling!r}")
         if self.dtype not in ("float32", "float64"):
             raise SpectraError(f"dtype must be float32 or float64, got {self.dtype!r}")
         for name in ("depth", "channels", "batch_size", "eval_every", "checkpoint_every"):
@@ -159,7 +160,8 @@ def configure_numerics() -> None:
 
 
 def lr_factors(config: TrainConfig, q_star: float) -> dict[str, float]:
-    """Per-group learning-rate factors ``{"stem", "weight", "bias", "head"}``.
+    """Per-group learning-rate factors ``{"stem", "weight", "bias", "head"}`` (and
+    ``"stem_bias"`` under ``lr_scaling="qstar"``).
 
     ``lr_scaling="none"``: all 1. ``"depth"`` (default), with q = q* (= 1/depth at the
     default operating point) and the readout scaled by 1/sqrt(q*) (see
@@ -172,14 +174,22 @@ def lr_factors(config: TrainConfig, q_star: float) -> dict[str, float]:
       Summed over L = 1/q layers: weights L·q·(1/q)·q = 1, biases L·1·(1/q)·q² = 1.
     * Adam (per-parameter steps of size ~lr): block weights q, block biases q^1.5.
       A bias step shifts pre-activations of scale sqrt(q) by lr; L layers add up.
+
+    ``"qstar"``: as ``"depth"``, and the three stem biases get their own group with
+    factor q (SGD) or sqrt(q) (Adam): behind the 1/sqrt(q) readout their squared
+    gradient grows like 1/q, which made a depth-1,000 net overshoot (loss 2.3 -> 3.8)
+    in its first steps. (Kept separate from ``"depth"`` so that runs made with it
+    resume and reproduce unchanged.)
     """
     f = {"stem": 1.0, "weight": 1.0, "bias": 1.0, "head": 1.0}
     if config.lr_scaling == "none" or not (math.isfinite(q_star) and q_star > 0):
         return f
     q = min(float(q_star), 1.0)
-    if config.optimizer == "sgd":
-        return dict(f, weight=q, bias=q * q)
-    return dict(f, weight=q, bias=q**1.5)
+    sgd = config.optimizer == "sgd"
+    f = dict(f, weight=q, bias=q * q) if sgd else dict(f, weight=q, bias=q**1.5)
+    if config.lr_scaling == "qstar":
+        f["stem_bias"] = q if sgd else math.sqrt(q)
+    return f
 
 
 class Classifier(torch.nn.Module):
@@ -270,7 +280,9 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     """SGD with momentum or Adam, with the parameter groups of :func:`lr_factors`."""
     fac = lr_factors(config, float(model.q_star))
     named = dict(model.named_parameters())
-    groups = {"stem": [], "weight": [], "bias": [], "head": []}
+    groups: dict[str, list] = {"stem": [], "weight": [], "bias": [], "head": []}
+    if "stem_bias" in fac:
+        groups["stem_bias"] = []
     for n, p in named.items():
         if n == "net.block.weight":
             groups["weight"].append(p)
@@ -278,6 +290,8 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
             groups["bias"].append(p)
         elif n.startswith("net.head."):
             groups["head"].append(p)
+        elif "stem_bias" in fac and n.startswith("net.stem.") and n.endswith(".bias"):
+            groups["stem_bias"].append(p)
         else:
             groups["stem"].append(p)
     param_groups = [
@@ -293,7 +307,8 @@ def diagnose(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> dict[str, f
 
     Returns the mean square of the block's input and output (compare with q*), the rms
     of the pooled features the head sees (after the readout scale) and of the logits,
-    and, per parameter group of :func:`lr_factors`, the squared gradient norm ``g2_*``
+    and, per parameter group of :func:`lr_factors` (stem weights and stem biases apart),
+    the squared gradient norm ``g2_*``
     of the mean cross-entropy: for SGD, ``lr_group * g2_group`` is that group's
     first-order rate of loss decrease. Leaves the gradients in ``model``.
     """
@@ -303,10 +318,12 @@ def diagnose(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> dict[str, f
     pooled = b_out.mean(dim=tuple(range(2, b_out.ndim))) * model.readout_scale.to(x.dtype)
     logits = model.net.head(pooled)
     torch.nn.functional.cross_entropy(logits, y).backward()
-    g2 = {"stem": 0.0, "weight": 0.0, "bias": 0.0, "head": 0.0}
+    g2 = {"stem": 0.0, "stem_bias": 0.0, "weight": 0.0, "bias": 0.0, "head": 0.0}
     for n, p in model.named_parameters():
         key = {"net.block.weight": "weight", "net.block.bias": "bias"}.get(n)
-        key = key or ("head" if n.startswith("net.head.") else "stem")
+        if key is None and n.startswith("net.stem."):
+            key = "stem_bias" if n.endswith(".bias") else "stem"
+        key = key or "head"
         g2[key] += float(p.grad.detach().pow(2).sum())
     return {
         "q_star": model.q_star,

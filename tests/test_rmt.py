@@ -189,15 +189,18 @@ def test_normalisation_and_moments(depth, weights):
 @pytest.mark.parametrize("weights", ["orth", "gaussian"])
 def test_depth_10000_is_fast(weights):
     # Acceptance 4: 2000 points at L = 1e4, sigma_b = 0.01 in under 2 s on 2 cores.
-    # Best of three (the machine is shared; the first call also pays for imports).
+    # Measured as process CPU time (all threads), best of three after a warm-up call:
+    # on an idle machine wall <= CPU time, while wall time on this shared 2-core box
+    # mostly measures the other jobs (CPU 0.55 s, wall 2.2 s at load 12).
     sw = critical_sigma_w(0.01)
     rmt.density_frame(10, weights)
     best = math.inf
     for _ in range(3):
-        t0 = time.perf_counter()
-        rmt.density_frame(10000, weights, sigma_w=sw, sigma_b=0.01, points=2000)
-        best = min(best, time.perf_counter() - t0)
+        t0 = time.process_time()
+        f = rmt.density_frame(10000, weights, sigma_w=sw, sigma_b=0.01, points=2000)
+        best = min(best, time.process_time() - t0)
     assert best < 2.0
+    assert f.attrs["mass"] == pytest.approx(1.0, abs=1e-4)
 
 
 # ---------------------------------------------------------------------- Monte Carlo

@@ -132,17 +132,26 @@ def test_same_seed_same_model_and_data_order(digits):
 
 
 def test_lr_groups_follow_scaling(digits):
-    cfg = _cfg(depth=20, lr_scaling="depth")
-    model = build_model(cfg, digits)
-    fac = lr_factors(cfg, model.q_star)
-    opt = make_optimizer(model, cfg)
-    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
-    for k, v in fac.items():
-        assert math.isclose(lrs[k], cfg.lr * v)
+    for mode, optimizer in [("depth", "sgd"), ("qstar", "sgd"), ("qstar", "adam")]:
+        cfg = _cfg(depth=20, lr_scaling=mode, optimizer=optimizer)
+        model = build_model(cfg, digits)
+        q = model.q_star
+        fac = lr_factors(cfg, q)
+        opt = make_optimizer(model, cfg)
+        lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+        assert set(lrs) == set(fac)
+        for k, v in fac.items():
+            assert math.isclose(lrs[k], cfg.lr * v)
+        n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
+        assert n_params == sum(p.numel() for p in model.parameters())
+        assert math.isclose(fac["weight"], q)
+        if optimizer == "sgd":
+            assert math.isclose(fac["bias"], q * q)
+        if mode == "qstar":
+            sb = {g["name"]: g for g in opt.param_groups}["stem_bias"]
+            assert [p.ndim for p in sb["params"]] == [1, 1, 1]  # the three stem biases
     none = make_optimizer(model, _cfg(depth=20, lr_scaling="none"))
     assert all(g["lr"] == cfg.lr for g in none.param_groups)
-    n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
-    assert n_params == sum(p.numel() for p in model.parameters())
 
 
 def test_config_validation():

@@ -52,8 +52,8 @@ def train_cmd(
     sigma_b: Annotated[float | None, typer.Option("--sigma-b")] = None,
     q_star: Annotated[float | None, typer.Option("--q-star", help="Default 1/depth.")] = None,
     lr_scaling: Annotated[
-        str, typer.Option(help="depth (what deep nets need, see docs) | none")
-    ] = "depth",
+        str, typer.Option(help="qstar (what deep nets need, see docs) | depth | none")
+    ] = "qstar",
     threads: Annotated[
         int, typer.Option(min=0, help="torch CPU threads (0: torch's default).")
     ] = 0,
@@ -152,7 +152,7 @@ def correlate_cmd(
     optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
     momentum: Annotated[float, typer.Option()] = 0.9,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    lr_scaling: Annotated[str, typer.Option(help="depth | none")] = "depth",
+    lr_scaling: Annotated[str, typer.Option(help="depth | qstar | none")] = "depth",
     statistic: Annotated[str, typer.Option(help="Headline spectral statistic.")] = "var_sq",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
@@ -265,7 +265,7 @@ def trainability_cmd(
     optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
     momentum: Annotated[float, typer.Option()] = 0.9,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    lr_scaling: Annotated[str, typer.Option(help="depth | none")] = "depth",
+    lr_scaling: Annotated[str, typer.Option(help="depth | qstar | none")] = "depth",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
     seed: SeedOpt = 0,

@@ -86,6 +86,7 @@ def histogram_figure(
             ax = axes[i][j]
             e = empirical[(empirical[row] == r) & (empirical[col] == c)]
             x = 2.0 * e["log_singular_value"].to_numpy() / _LN10
+            x = x[np.isfinite(x)]
             if x.size:
                 ax.hist(x, bins=40, density=True, color="C0", alpha=0.5)
             t = theory[(theory[row] == r) & (theory[col] == c)]
