@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +29,13 @@ def main() -> None:
     p.add_argument("--inits", default="delta-orth,orth,gaussian")
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--steps", type=int, default=500)
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="runs (of any init) that have not reached --target after --steps go on, "
+        "--steps at a time, up to this many",
+    )
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--lr", type=float, default=5e-2)
     p.add_argument("--optimizer", default="sgd")
@@ -65,14 +74,41 @@ def main() -> None:
         for init in a.inits.split(",")
     }
     write_command(a.out)
+    deadline = None if a.time_limit is None else time.time() + a.time_limit
+
+    def left() -> float | None:
+        return None if deadline is None else max(deadline - time.time(), 0.0)
+
     hist = run_all(
         configs,
         work,
         data_dir=a.data_dir,
         device=a.device,
         threads=a.threads,
-        time_limit=a.time_limit,
+        time_limit=left(),
     )
+    # the same rule for every init: not at the target yet -> train further
+    max_steps = a.max_steps or a.steps
+    while True:
+        todo = {}
+        for tag, cfg in configs.items():
+            h = hist[hist.run == tag]
+            done = int(h.step.max())
+            reached = not math.isnan(steps_to_accuracy(h, a.target, window=a.window))
+            if not reached and done >= cfg.steps and cfg.steps < max_steps:
+                todo[tag] = replace(cfg, steps=min(cfg.steps + a.steps, max_steps))
+        if not todo or (deadline is not None and time.time() > deadline):
+            break
+        configs.update(todo)
+        more = run_all(
+            todo,
+            work,
+            data_dir=a.data_dir,
+            device=a.device,
+            threads=a.threads,
+            time_limit=left(),
+        )
+        hist = pd.concat([hist[~hist.run.isin(list(todo))], more], ignore_index=True)
     save(hist, a.out / "history.csv")
     rows = []
     for run, h in hist.groupby("run", sort=False):
@@ -91,11 +127,19 @@ def main() -> None:
             }
         )
     summ = pd.DataFrame(rows)
-    gauss = summ[summ.init == "gaussian"].set_index("seed")["steps_to_target"]
-    summ["speedup_vs_gaussian"] = [
-        (gauss.get(r.seed, math.nan) / r.steps_to_target) if r.init != "gaussian" else 1.0
-        for r in summ.itertuples()
-    ]
+    g = summ[summ.init == "gaussian"].set_index("seed")
+    speed, bound = [], []
+    for r in summ.itertuples():
+        gs = g["steps_to_target"].get(r.seed, math.nan)
+        speed.append(gs / r.steps_to_target)
+        # Gaussian never got there: its step budget gives a lower bound on the speed-up
+        bound.append(
+            g["steps"].get(r.seed, math.nan) / r.steps_to_target
+            if gs != gs
+            else gs / r.steps_to_target
+        )
+    summ["speedup_vs_gaussian"] = speed
+    summ["speedup_at_least"] = bound
     save(summ, a.out / "summary.csv")
     print(summ.to_string(index=False))
     learning_curves(hist, hue="init").savefig(a.out / "fig5.png", dpi=120)

@@ -41,6 +41,8 @@ from spectra.network import BlockSpec, fixed_point_input
 from spectra.tables import write_csv
 
 KEYS = ["part", "net", "init", "depth", "channels", "size", "kernel", "seed"]
+BASE = [k for k in KEYS if k != "seed"]  # the theory does not depend on the seed
+STORED_THEORY_ROWS = 400  # theory rows kept per configuration in the CSV (size limit)
 THEORY_POINTS = 800
 
 
@@ -117,9 +119,25 @@ def run_one(cfg: dict, seed: int, device: str) -> tuple[dict, np.ndarray, pd.Dat
         device=device,
     )
     theory = frame[["log_lambda", "density_log", "cdf", "atom"]].copy()
-    for k in KEYS:
+    for k in BASE:
         theory[k] = cfg[k]
     return row, logs, theory
+
+
+def _compact_theory(th: pd.DataFrame) -> pd.DataFrame:
+    """One theory curve per configuration (no seed), at most ~STORED_THEORY_ROWS rows:
+    a longer curve keeps every other point and its last one (idempotent once short)."""
+    th = th.drop(columns=["seed"], errors="ignore").drop_duplicates(subset=[*BASE, "log_lambda"])
+    parts = []
+    for _, g in th.groupby(BASE, sort=False):
+        g = g.sort_values("log_lambda")
+        if len(g) > STORED_THEORY_ROWS:
+            keep = np.zeros(len(g), dtype=bool)
+            keep[::2] = True
+            keep[-1] = True
+            g = g[keep]
+        parts.append(g)
+    return pd.concat(parts, ignore_index=True) if parts else th
 
 
 def _log_spread(summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> pd.DataFrame:
@@ -136,8 +154,8 @@ def _log_spread(summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> pd
         .reset_index()
     )
     rows = []
-    base = [k for k in KEYS if k != "seed"]
-    for key, g in th.drop_duplicates(subset=[*base, "log_lambda"]).groupby(base):
+    base = BASE
+    for key, g in th.groupby(base):
         g = g.sort_values("log_lambda")
         ell, p = g["log_lambda"].to_numpy(), g["density_log"].to_numpy()
         mass = np.trapezoid(p, ell)
@@ -152,14 +170,17 @@ def _log_spread(summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> pd
     return summary.merge(emp, on=KEYS, how="left").merge(theo, on=base, how="left")
 
 
-def _merge(path: Path, new: pd.DataFrame, append: bool) -> pd.DataFrame:
+def _merge(path: Path, new: pd.DataFrame, append: bool, keys: list[str]) -> pd.DataFrame:
+    """Rows of ``new`` plus the rows of the CSV at ``path`` whose ``keys`` differ."""
     if not (append and path.exists()):
         return new
     old = pd.read_csv(path)
-    if "seed" not in old:  # files from before rows were keyed by seed held seed 0 only
+    if "seed" in keys and "seed" not in old:  # the first run (seed 0) had no seed column
         old["seed"] = 0
-    keys = set(map(tuple, new[KEYS].drop_duplicates().astype(str).to_numpy()))
-    keep = [tuple(r) not in keys for r in old[KEYS].astype(str).to_numpy()]
+    if new.empty:
+        return old
+    have = set(map(tuple, new[keys].drop_duplicates().astype(str).to_numpy()))
+    keep = [tuple(r) not in have for r in old[keys].astype(str).to_numpy()]
     return pd.concat([old[keep], new], ignore_index=True)
 
 
@@ -177,6 +198,11 @@ def main(argv: list[str] | None = None) -> None:
         "comma-separated strings (e.g. 'conv:16:orth,dense')",
     )
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--replot",
+        action="store_true",
+        help="compute nothing: re-aggregate and redraw the part from its CSVs",
+    )
     p.add_argument("--out", type=Path, default=Path("results/isometry"))
     p.add_argument(
         "--no-append",
@@ -194,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
         for c in _configs(args.part, depths, inits, s)
         if not select or any(t in f"{c['net']}:{c['channels']}:{c['init']}" for t in select)
     ]
+    if args.replot:
+        cfgs = []
     rows, svs, theories = [], [], []
     for cfg in cfgs:
         row, logs, theory = run_one(cfg, cfg["seed"], args.device)
@@ -214,14 +242,21 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     tag = args.part
-    summary = _merge(out / f"{tag}_summary.csv", pd.DataFrame(rows), args.append)
-    sv = _merge(out / f"{tag}_singular_values.csv", pd.concat(svs, ignore_index=True), args.append)
-    th = _merge(out / f"{tag}_theory.csv", pd.concat(theories, ignore_index=True), args.append)
+    new_sv = pd.concat(svs, ignore_index=True) if svs else pd.DataFrame(columns=KEYS)
+    new_th = pd.concat(theories, ignore_index=True) if theories else pd.DataFrame(columns=BASE)
+    summary = _merge(out / f"{tag}_summary.csv", pd.DataFrame(rows), args.append, KEYS)
+    sv = _merge(out / f"{tag}_singular_values.csv", new_sv, args.append, KEYS)
+    old_th = out / f"{tag}_theory.csv"
+    th = _compact_theory(
+        _merge(old_th, new_th, args.append, BASE)
+        if len(new_th)
+        else (pd.read_csv(old_th) if old_th.exists() else new_th)
+    )
     summary = summary.sort_values(["net", "channels", "init", "depth", "seed"], kind="stable")
+    summary = _log_spread(summary, sv, th)
     write_csv(summary, out / f"{tag}_summary.csv")
     write_csv(sv, out / f"{tag}_singular_values.csv")
     write_csv(th, out / f"{tag}_theory.csv")
-    summary = _log_spread(summary, sv, th)
     agg = (
         summary.groupby(["net", "channels", "init", "depth"], sort=False)
         .agg(
@@ -240,7 +275,6 @@ def main(argv: list[str] | None = None) -> None:
         .reset_index()
     )
     write_csv(agg, out / f"{tag}_ks.csv")
-    th = th.drop_duplicates(subset=[k for k in KEYS if k != "seed"] + ["log_lambda"])
     _figures(tag, summary, sv, th, out)
     command = "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     with open(out / "command.txt", "a") as fh:

@@ -18,8 +18,6 @@ from spectra.train import (
     TrainConfig,
     build_model,
     epoch_permutation,
-    lr_factors,
-    make_optimizer,
     read_history,
     steps_to_accuracy,
     train,
@@ -131,29 +129,6 @@ def test_same_seed_same_model_and_data_order(digits):
     assert not torch.equal(p, epoch_permutation(3, 1, 50))
 
 
-def test_lr_groups_follow_scaling(digits):
-    for mode, optimizer in [("depth", "sgd"), ("qstar", "sgd"), ("qstar", "adam")]:
-        cfg = _cfg(depth=20, lr_scaling=mode, optimizer=optimizer)
-        model = build_model(cfg, digits)
-        q = model.q_star
-        fac = lr_factors(cfg, q)
-        opt = make_optimizer(model, cfg)
-        lrs = {g["name"]: g["lr"] for g in opt.param_groups}
-        assert set(lrs) == set(fac)
-        for k, v in fac.items():
-            assert math.isclose(lrs[k], cfg.lr * v)
-        n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
-        assert n_params == sum(p.numel() for p in model.parameters())
-        assert math.isclose(fac["weight"], q)
-        if optimizer == "sgd":
-            assert math.isclose(fac["bias"], q * q)
-        if mode == "qstar":
-            sb = {g["name"]: g for g in opt.param_groups}["stem_bias"]
-            assert [p.ndim for p in sb["params"]] == [1, 1, 1]  # the three stem biases
-    none = make_optimizer(model, _cfg(depth=20, lr_scaling="none"))
-    assert all(g["lr"] == cfg.lr for g in none.param_groups)
-
-
 def test_config_validation():
     for bad, msg in [
         (dict(optimizer="rmsprop"), "optimizer"),
@@ -177,30 +152,6 @@ def test_steps_to_accuracy_on_a_constructed_history():
     assert steps_to_accuracy(h, 0.5, window=3) == 7
     assert steps_to_accuracy(h, 0.8, split="test") == 10
     assert math.isnan(steps_to_accuracy(h, 0.95, split="test"))
-
-
-def test_block_input_matched_to_q_star_and_readout_scale(digits):
-    """The library's deep-regime scales: the block sees mean square q* (on the images
-    the scale was fitted on: 4 fixed-point rounds on a near-linear stem, checked at 1e-2
-    for q* = 1/40, 1/100) and the head gets features multiplied by 1/sqrt(q*)."""
-    from spectra.train import diagnose
-
-    for depth in (40, 100):
-        model = build_model(_cfg(depth=depth, channels=8), digits)
-        x = digits.x_train[:256]
-        with torch.no_grad():
-            q_in = float(model.block_input(x).pow(2).mean())
-        assert abs(q_in / model.q_star - 1) < 1e-2, (depth, q_in, model.q_star)
-        assert math.isclose(float(model.readout_scale), model.q_star**-0.5, rel_tol=1e-12)
-        plain = build_model(
-            _cfg(depth=depth, channels=8, match_input=False, readout_scale=False), digits
-        )
-        assert float(plain.input_scale) == 1.0 and float(plain.readout_scale) == 1.0
-        # same weights either way: the scales are the only difference
-        assert torch.equal(plain.net.block.weight, model.net.block.weight)
-        r = diagnose(model, x[:64], digits.y_train[:64])
-        assert abs(r["block_in_q"] / model.q_star - 1) < 5e-2  # a 64-image subsample
-        assert all(r[f"g2_{k}"] > 0 for k in ("stem", "weight", "bias", "head"))
 
 
 def test_resume_drops_a_line_cut_short_by_a_kill(tmp_path, digits):
