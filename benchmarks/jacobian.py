@@ -68,7 +68,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _stack(init, c, n, depth, seed, *, sw=None, sb=None, materialise=True):
+def _stack(init, c, n, depth, seed, *, sw=None, sb=None, materialise=True, gen_device=None):
     from spectra.meanfield import operating_point
 
     if sw is None:
@@ -78,9 +78,10 @@ def _stack(init, c, n, depth, seed, *, sw=None, sb=None, materialise=True):
     spec = BlockSpec(depth, c, n, 3, 2, init, sw, sb)
     x0 = fixed_point_input(c, n, q_star=q, generator=torch.Generator().manual_seed(seed + 1))
     if materialise:
-        layers = list(iter_block_layers(spec, generator=torch.Generator().manual_seed(seed)))
+        g = torch.Generator(device=gen_device or "cpu").manual_seed(seed)
+        layers = list(iter_block_layers(spec, generator=g))
         return ConvStack.from_layers(layers, x0, "tanh"), layers, x0
-    return ConvStack.from_spec(spec, x0, "tanh", seed=seed), None, x0
+    return ConvStack.from_spec(spec, x0, "tanh", seed=seed, gen_device=gen_device), None, x0
 
 
 def conv_flops(c: int, n: int, depth: int, batch: int, delta: bool) -> float:
@@ -238,7 +239,8 @@ def bench_lanczos(rows, device, dtype, c, n, depth, seed, full: bool, steps, pro
     from spectra.lanczos import wasserstein1
 
     name = str(dtype).replace("torch.", "")
-    stack, _, _ = _stack(init, c, n, depth, seed)
+    gd = device if device.startswith("cuda") else None  # draw kernels on the GPU there
+    stack, _, _ = _stack(init, c, n, depth, seed, materialise=False, gen_device=gd)
     common = dict(
         init=init,
         device=device,
@@ -322,6 +324,18 @@ def main(argv=None) -> None:
     out = args.out or Path("results/benchmarks") / ("jacobian-gpu.csv" if gpu else "jacobian.csv")
     tune_allocator()
     rows: list[dict] = []
+    # earlier rows, kept with --append except the row kinds measured now
+    previous = pd.read_csv(out) if (args.append and out.exists()) else None
+
+    def flush() -> pd.DataFrame:
+        """Write what is measured so far (a timeout later still leaves these rows)."""
+        df = pd.DataFrame(rows, columns=COLUMNS)
+        if previous is not None:
+            old = previous[~previous["row"].isin(set(df["row"]))]
+            df = pd.concat([old, df], ignore_index=True)
+        write_csv(df, out)
+        return df
+
     f32 = torch.float32
     gemm = gemm_gflops(dev, f32, 512 if args.smoke else 2048)
     s = args.smoke
@@ -337,6 +351,7 @@ def main(argv=None) -> None:
             args.seed,
             gemm,
         )
+    flush()
     if "memory" in groups and not gpu:
         bench_memory(
             rows,
@@ -346,6 +361,7 @@ def main(argv=None) -> None:
             (20, 80) if s else (1000, 4000),
             args.seed,
         )
+    flush()
     if "cli" in groups and not gpu:
         depth = 20 if s else 4000
         cargs = ["--init", "orth", "--depth", str(depth)] + (["--channels", "4"] if s else [])
@@ -366,10 +382,13 @@ def main(argv=None) -> None:
                 note="spectra jacobian --init orth --depth N: wall, start-up incl.",
             )
         )
+    flush()
     if gpu:
         if "full" in groups or "peers" in groups:
             c, depth = (8, 20) if s else (128, 10000)
-            stack, _, _ = _stack("orth", c, 8, depth, args.seed, materialise=False)
+            # kernels drawn on the GPU: an orth c=128 kernel costs ~50 ms on 2 CPU cores
+            gd = dev if dev.startswith("cuda") else None
+            stack, _, _ = _stack("orth", c, 8, depth, args.seed, materialise=False, gen_device=gd)
             res = spectrum(stack, "forward", dtype=f32, device=dev)
             rows.append(
                 _row(
@@ -389,6 +408,7 @@ def main(argv=None) -> None:
                     note="layers streamed from the CPU generator",
                 )
             )
+        flush()
         if "lanczos" in groups:
             bench_lanczos(
                 rows,
@@ -429,12 +449,7 @@ def main(argv=None) -> None:
             10 if s else 40,
             4,
         )
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    if args.append and out.exists():  # keep earlier rows of the groups not re-measured
-        old = pd.read_csv(out)
-        old = old[~old["row"].isin(set(df["row"]))]
-        df = pd.concat([old, df], ignore_index=True)
-    write_csv(df, out)
+    df = flush()
     meta = {
         "command": [Path(sys.argv[0]).name, *(argv or sys.argv[1:])],
         "torch": torch.__version__,

@@ -287,6 +287,15 @@ def _figures(tag: str, summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame
 
     from spectra.plots.rmt import histogram_figure, variance_figure
 
+    # Runs where the Jacobian engine returned non-finite log singular values are not
+    # drawn (they stay in the CSVs, flagged by n_nonfinite > 0).
+    bad = summary[summary.get("n_nonfinite", pd.Series(0, index=summary.index)).fillna(0) > 0]
+    if len(bad):
+        drop = set(map(tuple, bad[KEYS].astype(str).to_numpy()))
+        sv = sv[[tuple(r) not in drop for r in sv[KEYS].astype(str).to_numpy()]]
+        drop_base = set(map(tuple, bad[BASE].astype(str).to_numpy()))
+        th = th[[tuple(r) not in drop_base for r in th[BASE].astype(str).to_numpy()]]
+        summary = summary.drop(bad.index)
     if tag == "acceptance":
         label = lambda d: d["net"] + " c=" + d["channels"].astype(str) + ", L=64"  # noqa: E731
         fig = histogram_figure(

@@ -119,13 +119,17 @@ class ConvStack:
         return cls.from_layers(block.layers(), x0, block.activation)
 
     @classmethod
-    def from_spec(cls, spec, x0: torch.Tensor, activation="tanh", seed: int = 0) -> ConvStack:
+    def from_spec(
+        cls, spec, x0: torch.Tensor, activation="tanh", seed: int = 0, gen_device=None
+    ) -> ConvStack:
         """Streamed from a :class:`spectra.network.BlockSpec`; layers are re-drawn from
-        ``seed`` on every traversal (O(1) memory in depth)."""
+        ``seed`` on every traversal (O(1) memory in depth). ``gen_device``: where the
+        generator draws (default CPU; 'cuda' draws orth kernels with GPU QRs, other
+        numbers from the same law)."""
         from .network import iter_block_layers
 
         def layers() -> Iterator[Layer]:
-            g = torch.Generator().manual_seed(seed)
+            g = torch.Generator(device=gen_device or "cpu").manual_seed(seed)
             return iter_block_layers(spec, generator=g, dtype=torch.float64)
 
         return cls(layers, x0, get_activation(activation), spec.depth, spec.kernel)

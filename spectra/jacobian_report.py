@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["sv_frame", "summary_row", "theory_frame", "density_frame_lanczos", "write_outputs"]
+__all__ = [
+    "sv_frame",
+    "summary_row",
+    "theory_frame",
+    "density_frame_lanczos",
+    "prepare_theory",
+    "write_outputs",
+]
 
 CONFIG_COLUMNS = (
     "init",
@@ -168,16 +175,37 @@ def density_frame_lanczos(res, frame=None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def write_outputs(folder: Path, res, config: dict, *, seed: int, theory: bool) -> dict:
+def prepare_theory(config: dict, theory: bool):
+    """Start the theory frame (and the plotting imports) in a background thread, so they
+    overlap the Jacobian computation; pass the returned future to :func:`write_outputs`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work():
+        from .plots import jacobian as _  # noqa: F401  (seaborn/matplotlib import)
+
+        return theory_frame(config) if theory else None
+
+    pool = ThreadPoolExecutor(1)
+    fut = pool.submit(work)
+    pool.shutdown(wait=False)
+    return fut
+
+
+def write_outputs(
+    folder: Path, res, config: dict, *, seed: int, theory: bool, frame_future=None
+) -> dict:
     """Write singular_values.csv (or density.csv), summary.csv and jacobian.png into
-    ``folder``; return the summary row."""
+    ``folder``; return the summary row. ``frame_future``: from :func:`prepare_theory`."""
     import matplotlib.pyplot as plt
 
     from .plots.jacobian import density_figure, jacobian_figure
     from .tables import write_csv
 
     folder = Path(folder)
-    frame = theory_frame(config) if theory else None
+    if frame_future is not None:
+        frame = frame_future.result()
+    else:
+        frame = theory_frame(config) if theory else None
     row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
     if res.log_singular_values is not None:
         sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)

@@ -93,8 +93,9 @@ def _qr_sweep(lt: LogTriangular) -> LogTriangular:
     singular values of ``X`` are those of ``R(C^T) diag(e^ell)``.
     """
     _, r = qr_positive(lt.C.T)
-    out = LogTriangular(0)
-    out.ell, out.C = lt.ell.clone(), torch.eye(lt.C.shape[0], dtype=torch.float64)
+    out = LogTriangular(0, device=lt.C.device)
+    out.ell = lt.ell.clone()
+    out.C = torch.eye(lt.C.shape[0], dtype=torch.float64, device=lt.C.device)
     out.absorb(r)
     return out
 

@@ -156,7 +156,8 @@ def iter_block_layers(
             generator=generator,
             dtype=torch.float64,
         )
-        b = torch.randn(c, generator=generator, dtype=torch.float64) * spec.sigma_b
+        dev = generator.device if generator is not None else None
+        b = torch.randn(c, generator=generator, dtype=torch.float64, device=dev) * spec.sigma_b
         yield w.to(dtype), b.to(dtype)
 
 

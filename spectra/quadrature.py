@@ -45,7 +45,9 @@ def gauss_nodes_2d() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @cache
 def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(n)
+    from scipy.special import roots_legendre  # same nodes as numpy's leggauss, much faster
+
+    x, w = roots_legendre(n)
     r = 0.5 * _LIMIT * (x + 1.0)
     wr = 0.5 * _LIMIT * w * 2.0 * np.exp(-0.5 * r**2) / np.sqrt(2.0 * np.pi)
     r.setflags(write=False)

@@ -56,7 +56,8 @@ def density(
     Writes density.csv (weights, activation, depth, sigma_w, sigma_b, q_star, lambda,
     density, then log_lambda, density_log = λρ(λ), cdf, atom, seed), density.png and
     run.json. The operating point is the critical one with q* = 1/depth unless --q-star
-    or --sigma-w/--sigma-b is given. No randomness: --seed is only recorded.
+    (critical with that q*), --sigma-b alone (critical at that bias) or --sigma-w with
+    --sigma-b is given. No randomness: --seed is only recorded.
     """
     from ..activations import get_activation
     from ..rmt import weight_law
@@ -67,8 +68,8 @@ def density(
         raise SpectraError(f"--q-star must be > 0, got {q_star:g}")
     if q_star is not None and (sigma_w is not None or sigma_b is not None):
         raise SpectraError("give either --q-star or --sigma-w/--sigma-b, not both")
-    if (sigma_w is None) != (sigma_b is None):
-        raise SpectraError("give --sigma-w and --sigma-b together")
+    if sigma_w is not None and sigma_b is None:
+        raise SpectraError("--sigma-w needs --sigma-b (--sigma-b alone: the critical point)")
     if sigma_w is not None and not (math.isfinite(sigma_w) and sigma_w > 0):
         raise SpectraError(f"--sigma-w must be > 0, got {sigma_w:g}")
     if sigma_b is not None and not (math.isfinite(sigma_b) and sigma_b >= 0):

@@ -132,6 +132,9 @@ def jacobian(
         "q_star": qs,
         "dtype": dtype,
     }
+    from ..jacobian_report import prepare_theory, write_outputs
+
+    frame_future = prepare_theory(config, theory)  # overlaps the engine
     with command_run(out, seed=seed, device=dev, quiet=quiet, **config) as ctx:
         lanczos = method == "lanczos" or (method == "auto" and spec.n_features > FULL_SVD_MAX_N)
         total = depth * (1 + 2 * min(lanczos_steps, spec.n_features)) if lanczos else depth
@@ -144,9 +147,9 @@ def jacobian(
                 progress=advance,
                 lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
             )
-        from ..jacobian_report import write_outputs
-
-        summary = write_outputs(ctx.folder, res, config, seed=seed, theory=theory)
+        summary = write_outputs(
+            ctx.folder, res, config, seed=seed, theory=theory, frame_future=frame_future
+        )
         ctx.meta["method"] = res.method
         ctx.meta["method_reason"] = res.reason
         echo(

@@ -78,6 +78,8 @@ def histogram_figure(
     sns.set_theme(style="whitegrid")
     cols = list(dict.fromkeys(empirical[col]))
     rows = list(dict.fromkeys(empirical[row]))
+    if all(isinstance(r, (int, float, np.integer, np.floating)) for r in rows):
+        rows = sorted(rows)
     fig, axes = plt.subplots(
         len(rows), len(cols), figsize=(3.2 * len(cols), 2.4 * len(rows)), squeeze=False
     )
@@ -87,6 +89,10 @@ def histogram_figure(
             e = empirical[(empirical[row] == r) & (empirical[col] == c)]
             x = 2.0 * e["log_singular_value"].to_numpy() / _LN10
             x = x[np.isfinite(x)]
+            if x.size == 0:
+                ax.text(0.5, 0.5, f"{c}, {r}: not run", ha="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
             if x.size:
                 ax.hist(x, bins=40, density=True, color="C0", alpha=0.5)
             t = theory[(theory[row] == r) & (theory[col] == c)]
