@@ -8,11 +8,11 @@ OUT=${OUT:-gpu-out}; DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$OUT/bench" "$OUT/ultra"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
-timeout 60 python -m pytest -q -p no:cacheprovider -m cuda tests >"$OUT/cuda_tests.txt" 2>&1
+timeout 45 python -m pytest -q -p no:cacheprovider -m cuda tests >"$OUT/cuda_tests.txt" 2>&1
 tail -3 "$OUT/cuda_tests.txt"
 timeout 60 python benchmarks/jacobian.py --device cuda --rows lanczos --out "$OUT/bench/jacobian-gpu.csv"
-timeout 170 python benchmarks/jacobian.py --device cuda --rows peers --append --out "$OUT/bench/jacobian-gpu.csv"
-timeout 200 python experiments/ultradeep.py --depths 1000 --channels 128 --steps 3000 \
-  --batch-size 100 --checkpoint-every 250 --eval-every 100 --time-limit 150 --device cuda \
+timeout 170 python experiments/ultradeep.py --depths 1000 --channels 128 --steps 3000 \
+  --batch-size 100 --checkpoint-every 250 --eval-every 100 --time-limit 120 --device cuda \
   --data-dir "$DATA" --out "$OUT/ultra" --work /tmp/ultra-work
+timeout 300 python benchmarks/jacobian.py --device cuda --rows peers --append --out "$OUT/bench/jacobian-gpu.csv"
 echo "gpu checks done"

@@ -173,8 +173,10 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm):
         stack, layers, x0 = _stack(init, c, n, depth, seed)
         time_engine(_stack(init, c, n, 3, seed)[0], dtype, device)  # warm-up
         t_eng = time_engine(stack, dtype, device)
+        time_jacfwd(layers[:2], x0, dtype, device)  # warm-up: tracing, conv primitives
         t_jf = time_jacfwd(layers, x0, dtype, device)
         sl = layers[:slow_depth]
+        time_autograd(layers[:1], x0, dtype, device)  # warm-up
         t_ag = time_autograd(sl, x0, dtype, device) * depth / slow_depth
         fl = conv_flops(c, n, depth, c * n * n, init == "delta-orth")
         common = dict(

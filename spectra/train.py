@@ -94,8 +94,9 @@ class TrainConfig:
     """One training run. ``steps`` may grow between resumptions; nothing else may.
 
     ``lr`` is the base learning rate; each parameter group uses ``lr`` times its factor
-    from :func:`lr_factors` (``lr_scaling``: ``"qstar"``, the default, ``"depth"`` or
-    ``"none"``). ``match_input`` and ``readout_scale``: see :class:`Classifier`.
+    from :func:`lr_factors` (``lr_scaling``: ``"depth"``, the default, ``"qstar"``
+    for depths of ~1,000 and more, or ``"none"``). ``match_input`` and
+    ``readout_scale``: see :class:`Classifier`.
     ``sigma_w``/``sigma_b``/``q_star`` override the default operating point (critical,
     q* = 1/depth). ``eval_size=None`` evaluates on the whole test set.
     """
@@ -118,7 +119,7 @@ class TrainConfig:
     activation: str = "tanh"
     kernel: int = 3
     dtype: str = "float32"
-    lr_scaling: str = "qstar"
+    lr_scaling: str = "depth"
     match_input: bool = True
     readout_scale: bool = True
     seed: int = 0

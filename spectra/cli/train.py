@@ -52,8 +52,8 @@ def train_cmd(
     sigma_b: Annotated[float | None, typer.Option("--sigma-b")] = None,
     q_star: Annotated[float | None, typer.Option("--q-star", help="Default 1/depth.")] = None,
     lr_scaling: Annotated[
-        str, typer.Option(help="qstar (what deep nets need, see docs) | depth | none")
-    ] = "qstar",
+        str, typer.Option(help="depth (what deep nets need) | qstar (depth >~ 1000) | none")
+    ] = "depth",
     threads: Annotated[
         int, typer.Option(min=0, help="torch CPU threads (0: torch's default).")
     ] = 0,
