@@ -142,7 +142,7 @@ def main() -> None:
     summ["speedup_at_least"] = bound
     save(summ, a.out / "summary.csv")
     print(summ.to_string(index=False))
-    learning_curves(hist, hue="init").savefig(a.out / "fig5.png", dpi=120)
+    learning_curves(hist, hue="run").savefig(a.out / "fig5.png", dpi=120)
 
 
 if __name__ == "__main__":
