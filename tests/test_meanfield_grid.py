@@ -57,7 +57,7 @@ def test_relu_grid_marks_divergence():
 
 
 def test_grid_is_fast():
-    # 100 x 100 (1/9 of the CLI default); the 300 x 300 timing is in docs/meanfield.md.
+    # 100 x 100 (1/9 of the CLI default); the 300 x 300 timing is in the README.
     t = time.process_time()
     phase_grid(np.linspace(0.5, 4, 100), np.linspace(0, 0.5, 100))
     assert time.process_time() - t < 10.0  # ~1 s CPU unloaded; generous for shared CI
