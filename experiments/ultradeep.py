@@ -3,7 +3,7 @@ depth? (Paper Sec. 5 / issue 5 acceptance 2 and, on a GPU, 8.)
 
 For each depth, one run at the critical point with q* = 1/depth, the library's defaults
 for the deep regime (matched block input, 1/sqrt(q*) readout, depth-scaled learning
-rates: see the README (section "Why the ultra-deep regime learned so slowly")). Writes to --out:
+rates: see the README (training section)). Writes to --out:
 
 * history.csv: every run's history (the ``run`` column is ``depth<L>``);
 * summary.csv: per depth, steps to ``--target`` running train accuracy (50-step mean),

@@ -1,6 +1,6 @@
 """What the deep critical regime needs: the classifier around VanillaCNN, its fixed
 scales, per-group learning rates, denormal flushing, and a diagnosis of signal and
-gradient scales (the README (section "Why the ultra-deep regime learned so slowly") explains and measures each).
+gradient scales (the README (training section) explains and measures each).
 
 * :class:`Classifier`: ``head(readout_scale * pool(block(stem(input_scale * x))))``
   with ``input_scale`` putting the block's input at the fixed point q* [T10] and
@@ -48,7 +48,7 @@ def lr_factors(config: TrainConfig, q_star: float) -> dict[str, float]:
 
     ``lr_scaling="none"``: all 1. ``"depth"`` (default), with q = q* (= 1/depth at the
     default operating point) and the readout scaled by 1/sqrt(q*) (see
-    the README (section "Why the ultra-deep regime learned so slowly") for the measurements behind this):
+    the README (training section) for the measurements behind this):
 
     * SGD: block weights q, block biases q²; stem and head 1. Each of the L block
       layers moves the output coherently (near-isometric, near-linear block), by an
@@ -81,7 +81,7 @@ class Classifier(torch.nn.Module):
     ``forward(x) = head(readout_scale * mean_space(block(stem(input_scale * x))))``,
     logits (B, num_classes) for images (B, C, H, W). ``input_scale`` puts the stem's
     output (the block's input) at the fixed point q* [T10]; ``readout_scale`` =
-    1/sqrt(q*) hands the head features of order one (see the README (section "Why the ultra-deep regime learned so slowly")). Both are
+    1/sqrt(q*) hands the head features of order one (see the README (training section)). Both are
     buffers, saved with the model. ``.net`` is the VanillaCNN; ``.q_star`` its q*.
     """
 

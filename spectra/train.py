@@ -24,7 +24,7 @@ run row for row (except ``seconds``).
 What the ultra-deep regime needs lives in :mod:`spectra.regime` (re-exported here):
 the :class:`Classifier` with its matched input and 1/sqrt(q*) readout, per-group
 learning rates (:func:`lr_factors`) and denormal flushing (:func:`configure_numerics`);
-the README (section "Why the ultra-deep regime learned so slowly") has the measurements.
+the README (training section) has the measurements.
 """
 
 from __future__ import annotations
