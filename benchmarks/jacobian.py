@@ -112,11 +112,16 @@ def time_engine(stack, dtype, device) -> float:
     return time.perf_counter() - t
 
 
-def time_jacfwd(layers, x0, dtype, device) -> float:
+def _block(layers, x0, dtype, device):
+    """The torch module of ``layers`` and the input, in ``dtype`` on ``device`` (the peers')."""
     blk = CircularConvBlock(
         torch.stack([w for w, _ in layers]).to(dtype), torch.stack([b for _, b in layers]).to(dtype)
     ).to(device)
-    x = x0.to(device=device, dtype=dtype)
+    return blk, x0.to(device=device, dtype=dtype)
+
+
+def time_jacfwd(layers, x0, dtype, device) -> float:
+    blk, x = _block(layers, x0, dtype, device)
     f = torch.func.jacfwd(lambda z: blk(z[None])[0])
     with torch.no_grad():
         _sync(device)
@@ -127,10 +132,7 @@ def time_jacfwd(layers, x0, dtype, device) -> float:
 
 
 def time_autograd(layers, x0, dtype, device) -> float:
-    blk = CircularConvBlock(
-        torch.stack([w for w, _ in layers]).to(dtype), torch.stack([b for _, b in layers]).to(dtype)
-    ).to(device)
-    x = x0.to(device=device, dtype=dtype)
+    blk, x = _block(layers, x0, dtype, device)
     _sync(device)
     t = time.perf_counter()
     torch.autograd.functional.jacobian(lambda z: blk(z[None])[0], x)
@@ -167,6 +169,21 @@ def _row(**kw) -> dict:
     return base
 
 
+def _ids(init, device, dtype: str, c: int, n: int, depth: int, seed: int, **extra) -> dict:
+    """The columns that say what a row measured (``n`` = c n^2, the Jacobian's size)."""
+    return dict(
+        init=init,
+        device=device,
+        dtype=dtype,
+        channels=c,
+        size=n,
+        depth=depth,
+        n=c * n * n,
+        seed=seed,
+        **extra,
+    )
+
+
 def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm):
     name = str(dtype).replace("torch.", "")
     for init in ("orth", "delta-orth"):
@@ -179,17 +196,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm):
         time_autograd(layers[:1], x0, dtype, device)  # warm-up
         t_ag = time_autograd(sl, x0, dtype, device) * depth / slow_depth
         fl = conv_flops(c, n, depth, c * n * n, init == "delta-orth")
-        common = dict(
-            init=init,
-            device=device,
-            dtype=name,
-            channels=c,
-            size=n,
-            depth=depth,
-            n=c * n * n,
-            seed=seed,
-            gemm_gflops=gemm,
-        )
+        common = _ids(init, device, name, c, n, depth, seed, gemm_gflops=gemm)
         rows.append(
             _row(row="engine", method="forward", seconds=t_eng, gflops=fl / t_eng / 1e9, **common)
         )
@@ -223,16 +230,9 @@ def bench_memory(rows, init, c, n, depths, seed):
             _row(
                 row="peak_memory",
                 method="forward",
-                init=init,
-                device="cpu",
-                dtype="float32",
-                channels=c,
-                size=n,
-                depth=d,
-                n=c * n * n,
                 peak_rss_mb=rss,
-                seed=seed,
                 note="ru_maxrss of a child process",
+                **_ids(init, "cpu", "float32", c, n, d, seed),
             )
         )
 
@@ -243,16 +243,7 @@ def bench_lanczos(rows, device, dtype, c, n, depth, seed, full: bool, steps, pro
     name = str(dtype).replace("torch.", "")
     gd = device if device.startswith("cuda") else None  # draw kernels on the GPU there
     stack, _, _ = _stack(init, c, n, depth, seed, materialise=False, gen_device=gd)
-    common = dict(
-        init=init,
-        device=device,
-        dtype=name,
-        channels=c,
-        size=n,
-        depth=depth,
-        n=c * n * n,
-        seed=seed,
-    )
+    common = _ids(init, device, name, c, n, depth, seed)
     _sync(device)
     res_l = spectrum(
         stack,

@@ -3,6 +3,7 @@ checkpoints in a work folder outside results/), gather histories, write command.
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 import time
@@ -13,7 +14,7 @@ import torch
 
 from spectra.data import load_dataset
 from spectra.tables import write_csv
-from spectra.train import TrainConfig, read_history, train
+from spectra.train import TrainConfig, accuracy_after, read_history, steps_to_accuracy, train
 
 
 class TimeUp(Exception):
@@ -86,3 +87,78 @@ def write_command(out: Path) -> None:
 
 def save(df: pd.DataFrame, path: Path) -> None:
     write_csv(df, path)
+
+
+# ------------------------------------------------------------------ shared command lines
+def add_optim_args(p: argparse.ArgumentParser, *, batch_size: int) -> None:
+    """--batch-size, --lr, --optimizer, --lr-scaling (the training scripts' optimiser)."""
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=5e-2)
+    p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--lr-scaling", default="depth", help="depth | qstar | none")
+
+
+def add_run_args(p: argparse.ArgumentParser, *, out: str) -> None:
+    """--data-dir, --device, --threads, --time-limit, --out, --work (where and how long)."""
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
+    p.add_argument("--out", type=Path, default=Path(out))
+    p.add_argument("--work", type=Path, default=None, help="checkpoints (default /tmp/…)")
+
+
+def work_dir(a: argparse.Namespace) -> Path:
+    """--work, or /tmp/spectra-work/<name of --out>."""
+    return a.work or Path("/tmp/spectra-work") / a.out.name
+
+
+def train_config(a: argparse.Namespace, **fields) -> TrainConfig:
+    """A TrainConfig from the options of :func:`add_optim_args` plus --channels, --steps,
+    --eval-every; ``fields`` gives the rest (dataset, init, depth, seed, ...)."""
+    return TrainConfig(
+        channels=a.channels,
+        steps=a.steps,
+        lr=a.lr,
+        batch_size=a.batch_size,
+        optimizer=a.optimizer,
+        lr_scaling=a.lr_scaling,
+        eval_every=a.eval_every,
+        **fields,
+    )
+
+
+def run_args(a: argparse.Namespace) -> dict:
+    """The keywords of :func:`run_all` given by :func:`add_run_args` (not the time limit)."""
+    return dict(data_dir=a.data_dir, device=a.device, threads=a.threads)
+
+
+def run_summary(run: str, h: pd.DataFrame, target: float, window: int, *, channels=False) -> dict:
+    """One run's summary row: init, depth (channels), seed, steps, steps to ``target``
+    running train accuracy, final running train accuracy, last test accuracy."""
+    steps = int(h["step"].max())
+    row = {"run": run, "init": h["init"].iloc[0], "depth": int(h["depth"].iloc[0])}
+    if channels:
+        row["channels"] = int(h["channels"].iloc[0])
+    te = h[h["split"] == "test"]
+    return {
+        **row,
+        "seed": int(h["seed"].iloc[0]),
+        "steps": steps,
+        "target": target,
+        "steps_to_target": steps_to_accuracy(h, target, window=window),
+        "final_train_accuracy": accuracy_after(h, steps, window=window),
+        "last_test_accuracy": float(te["accuracy"].iloc[-1]),
+    }
+
+
+def run_cli(command: str, a: argparse.Namespace) -> None:
+    """Write command.txt to ``a.out``, then run ``spectra <command>`` with every parsed
+    option forwarded (``--name value``, in the order they were declared)."""
+    from spectra.cli import app
+
+    write_command(a.out)
+    args = [command]
+    for dest, value in vars(a).items():
+        args += [f"--{dest.replace('_', '-')}", str(value)]
+    app(args, standalone_mode=False)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _training import write_command
-
-from spectra.cli import app
+from _training import run_cli
 
 
 def main() -> None:
@@ -32,35 +30,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("results/correlate"))
     a = p.parse_args()
-    write_command(a.out)
-    args = [
-        "correlate",
-        "--dataset",
-        a.dataset,
-        "--inits",
-        a.inits,
-        "--depths",
-        a.depths,
-        "--seeds",
-        a.seeds,
-        "--channels",
-        str(a.channels),
-        "--steps",
-        str(a.steps),
-        "--target",
-        str(a.target),
-        "--batch-size",
-        str(a.batch_size),
-        "--lr",
-        str(a.lr),
-        "--statistic",
-        a.statistic,
-        "--workers",
-        str(a.workers),
-        "--out",
-        str(a.out),
-    ]
-    app(args, standalone_mode=False)
+    run_cli("correlate", a)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,20 @@ command.txt to --out. Resumable: rerun the same command to continue an interrupt
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import pandas as pd
-from _training import run_all, save, write_command
+from _training import (
+    add_optim_args,
+    add_run_args,
+    run_all,
+    run_args,
+    save,
+    train_config,
+    work_dir,
+    write_command,
+)
 
 from spectra.plots.training import learning_curves
-from spectra.train import TrainConfig
 
 
 def main() -> None:
@@ -24,45 +31,23 @@ def main() -> None:
     p.add_argument("--depth", type=int, default=32)
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr", type=float, default=5e-2)
-    p.add_argument("--optimizer", default="sgd")
-    p.add_argument("--lr-scaling", default="depth", help="depth | qstar | none")
+    add_optim_args(p, batch_size=100)
     p.add_argument("--init", default="delta-orth")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
-    p.add_argument("--out", type=Path, default=Path("results/fashion_depth32"))
-    p.add_argument("--work", type=Path, default=None)
+    add_run_args(p, out="results/fashion_depth32")
     a = p.parse_args()
-    work = a.work or Path("/tmp/spectra-work") / a.out.name
-    cfg = TrainConfig(
+    cfg = train_config(
+        a,
         dataset="fashion-mnist",
         init=a.init,
         depth=a.depth,
-        channels=a.channels,
-        steps=a.steps,
-        lr=a.lr,
-        batch_size=a.batch_size,
-        optimizer=a.optimizer,
-        lr_scaling=a.lr_scaling,
-        eval_every=a.eval_every,
         eval_size=None,
         checkpoint_every=50,
         seed=a.seed,
     )
     write_command(a.out)
-    hist = run_all(
-        {f"depth{a.depth}": cfg},
-        work,
-        data_dir=a.data_dir,
-        device=a.device,
-        threads=a.threads,
-        time_limit=a.time_limit,
-    )
+    hist = run_all({f"depth{a.depth}": cfg}, work_dir(a), time_limit=a.time_limit, **run_args(a))
     save(hist, a.out / "history.csv")
     te = hist[hist.split == "test"]
     summ = pd.DataFrame(

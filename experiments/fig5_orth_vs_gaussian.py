@@ -14,13 +14,22 @@ import argparse
 import math
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
-from _training import run_all, save, write_command
+from _training import (
+    add_optim_args,
+    add_run_args,
+    run_all,
+    run_args,
+    run_summary,
+    save,
+    train_config,
+    work_dir,
+    write_command,
+)
 
 from spectra.plots.training import learning_curves
-from spectra.train import TrainConfig, accuracy_after, steps_to_accuracy
+from spectra.train import steps_to_accuracy
 
 
 def main() -> None:
@@ -36,36 +45,22 @@ def main() -> None:
         help="runs (of any init) that have not reached --target after --steps go on, "
         "--steps at a time, up to this many",
     )
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--lr", type=float, default=5e-2)
-    p.add_argument("--optimizer", default="sgd")
-    p.add_argument("--lr-scaling", default="depth", help="depth | qstar | none")
+    add_optim_args(p, batch_size=50)
     p.add_argument("--target", type=float, default=0.6)
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--eval-size", type=int, default=2000)
     p.add_argument("--seeds", default="0")
     p.add_argument("--dataset", default="fashion-mnist")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
-    p.add_argument("--out", type=Path, default=Path("results/fig5_orth_vs_gaussian"))
-    p.add_argument("--work", type=Path, default=None)
+    add_run_args(p, out="results/fig5_orth_vs_gaussian")
     a = p.parse_args()
-    work = a.work or Path("/tmp/spectra-work") / a.out.name
+    work = work_dir(a)
     configs = {
-        f"{init}-depth{a.depth}-seed{s}": TrainConfig(
+        f"{init}-depth{a.depth}-seed{s}": train_config(
+            a,
             dataset=a.dataset,
             init=init,
             depth=a.depth,
-            channels=a.channels,
-            steps=a.steps,
-            lr=a.lr,
-            batch_size=a.batch_size,
-            optimizer=a.optimizer,
-            lr_scaling=a.lr_scaling,
-            eval_every=a.eval_every,
             eval_size=a.eval_size,
             checkpoint_every=50,
             seed=int(s),
@@ -79,14 +74,7 @@ def main() -> None:
     def left() -> float | None:
         return None if deadline is None else max(deadline - time.time(), 0.0)
 
-    hist = run_all(
-        configs,
-        work,
-        data_dir=a.data_dir,
-        device=a.device,
-        threads=a.threads,
-        time_limit=left(),
-    )
+    hist = run_all(configs, work, time_limit=left(), **run_args(a))
     # the same rule for every init: not at the target yet -> train further
     max_steps = a.max_steps or a.steps
     while True:
@@ -100,32 +88,10 @@ def main() -> None:
         if not todo or (deadline is not None and time.time() > deadline):
             break
         configs.update(todo)
-        more = run_all(
-            todo,
-            work,
-            data_dir=a.data_dir,
-            device=a.device,
-            threads=a.threads,
-            time_limit=left(),
-        )
+        more = run_all(todo, work, time_limit=left(), **run_args(a))
         hist = pd.concat([hist[~hist.run.isin(list(todo))], more], ignore_index=True)
     save(hist, a.out / "history.csv")
-    rows = []
-    for run, h in hist.groupby("run", sort=False):
-        te = h[h.split == "test"]
-        rows.append(
-            {
-                "run": run,
-                "init": h["init"].iloc[0],
-                "depth": a.depth,
-                "seed": int(h.seed.iloc[0]),
-                "steps": int(h.step.max()),
-                "target": a.target,
-                "steps_to_target": steps_to_accuracy(h, a.target, window=a.window),
-                "final_train_accuracy": accuracy_after(h, int(h.step.max()), window=a.window),
-                "last_test_accuracy": float(te.accuracy.iloc[-1]),
-            }
-        )
+    rows = [run_summary(run, h, a.target, a.window) for run, h in hist.groupby("run", sort=False)]
     summ = pd.DataFrame(rows)
     g = summ[summ.init == "gaussian"].set_index("seed")
     speed, bound = [], []

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _training import write_command
-
-from spectra.cli import app
+from _training import run_cli
 
 
 def main() -> None:
@@ -31,33 +29,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("results/trainability"))
     a = p.parse_args()
-    write_command(a.out)
-    args = [
-        "trainability",
-        "--dataset",
-        a.dataset,
-        "--init",
-        a.init,
-        "--sigma-w2",
-        a.sigma_w2,
-        "--sigma-b",
-        str(a.sigma_b),
-        "--depths",
-        a.depths,
-        "--channels",
-        str(a.channels),
-        "--steps",
-        str(a.steps),
-        "--batch-size",
-        str(a.batch_size),
-        "--lr",
-        str(a.lr),
-        "--workers",
-        str(a.workers),
-        "--out",
-        str(a.out),
-    ]
-    app(args, standalone_mode=False)
+    run_cli("trainability", a)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,21 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 import pandas as pd
-from _training import run_all, save, write_command
+from _training import (
+    add_optim_args,
+    add_run_args,
+    run_all,
+    run_args,
+    run_summary,
+    save,
+    train_config,
+    work_dir,
+    write_command,
+)
 
 from spectra.plots.training import learning_curves, steps_vs_depth
-from spectra.train import TrainConfig, accuracy_after, steps_to_accuracy
 
 
 def summarise(hist: pd.DataFrame, target: float, window: int) -> pd.DataFrame:
@@ -38,19 +46,9 @@ def summarise(hist: pd.DataFrame, target: float, window: int) -> pd.DataFrame:
         tr = h[h.split == "train"].sort_values("step")
         dt = tr["seconds"].diff().dropna()
         k = max(len(dt) // 10, 1)
-        te = h[h.split == "test"]
         rows.append(
             {
-                "run": run,
-                "init": tr["init"].iloc[0],
-                "depth": int(tr["depth"].iloc[0]),
-                "channels": int(tr["channels"].iloc[0]),
-                "seed": int(tr["seed"].iloc[0]),
-                "steps": int(tr["step"].max()),
-                "target": target,
-                "steps_to_target": steps_to_accuracy(h, target, window=window),
-                "final_train_accuracy": accuracy_after(h, int(tr["step"].max()), window=window),
-                "last_test_accuracy": float(te["accuracy"].iloc[-1]),
+                **run_summary(run, h, target, window, channels=True),
                 "sec_per_step_first": float(dt.iloc[:k].median()),
                 "sec_per_step_last": float(dt.iloc[-k:].median()),
             }
@@ -63,10 +61,7 @@ def main() -> None:
     p.add_argument("--depths", default="10,25,50,100,200")
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--lr", type=float, default=5e-2)
-    p.add_argument("--optimizer", default="sgd")
-    p.add_argument("--lr-scaling", default="depth", help="depth | qstar | none")
+    add_optim_args(p, batch_size=50)
     p.add_argument("--init", default="delta-orth")
     p.add_argument("--target", type=float, default=0.6)
     p.add_argument("--window", type=int, default=50)
@@ -74,28 +69,16 @@ def main() -> None:
     p.add_argument("--eval-size", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dataset", default="fashion-mnist")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--device", default="cpu")
     p.add_argument("--checkpoint-every", type=int, default=50)
-    p.add_argument("--time-limit", type=float, default=None, help="seconds; stop and report")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=Path("results/ultradeep"))
-    p.add_argument("--work", type=Path, default=None, help="checkpoints (default /tmp/…)")
+    add_run_args(p, out="results/ultradeep")
     a = p.parse_args()
     depths = [int(d) for d in a.depths.split(",")]
-    work = a.work or Path("/tmp/spectra-work") / a.out.name
     configs = {
-        f"depth{d}": TrainConfig(
+        f"depth{d}": train_config(
+            a,
             dataset=a.dataset,
             init=a.init,
             depth=d,
-            channels=a.channels,
-            steps=a.steps,
-            lr=a.lr,
-            batch_size=a.batch_size,
-            optimizer=a.optimizer,
-            lr_scaling=a.lr_scaling,
-            eval_every=a.eval_every,
             eval_size=a.eval_size,
             checkpoint_every=a.checkpoint_every,
             seed=a.seed,
@@ -103,14 +86,7 @@ def main() -> None:
         for d in depths
     }
     write_command(a.out)
-    hist = run_all(
-        configs,
-        work,
-        data_dir=a.data_dir,
-        device=a.device,
-        threads=a.threads,
-        time_limit=a.time_limit,
-    )
+    hist = run_all(configs, work_dir(a), time_limit=a.time_limit, **run_args(a))
     save(hist, a.out / "history.csv")
     summ = summarise(hist, a.target, a.window)
     save(summ, a.out / "summary.csv")

@@ -32,7 +32,12 @@ class Activation:
 
     ``phi``, ``dphi``, ``d2phi`` act on numpy arrays (float64); ``torch_phi`` and
     ``torch_dphi`` act on torch tensors of any dtype/device. ``odd`` is True when
-    phi(-x) = -phi(x) (used for c* = 0 at sigma_b = 0, THEORY.md [T16]).
+    phi(-x) = -phi(x) (used for c* = 0 at sigma_b = 0, THEORY.md [T16]). ``builtin`` is
+    True for the named activations only, so closed forms / series keyed on the name (ReLU
+    arc-cosine kernel, tanh/erf critical-line series) are valid for it.
+
+    The named activations are built without importing torch (their torch halves import it
+    when first called), so mean-field code stays torch-free and fast.
     """
 
     name: str
@@ -42,11 +47,46 @@ class Activation:
     torch_phi: Callable[[torch.Tensor], torch.Tensor]
     torch_dphi: Callable[[torch.Tensor], torch.Tensor]
     odd: bool = False
+    builtin: bool = False
+
+
+def _torch_tanh(x):
+    import torch
+
+    return torch.tanh(x)
+
+
+def _torch_dtanh(x):
+    import torch
+
+    return 1.0 - torch.tanh(x) ** 2
+
+
+def _torch_erf(x):
+    import torch
+
+    return torch.erf(x)
+
+
+def _torch_derf(x):
+    import torch
+
+    return (2.0 / _SQRT_PI) * torch.exp(-(x**2))
+
+
+def _torch_relu(x):
+    import torch
+
+    return torch.relu(x)
+
+
+def _torch_ones_like(x):
+    import torch
+
+    return torch.ones_like(x)
 
 
 def _tanh() -> Activation:
-    import torch
-
     def dphi(x):
         return 1.0 / np.cosh(x) ** 2
 
@@ -54,13 +94,11 @@ def _tanh() -> Activation:
         return -2.0 * np.tanh(x) / np.cosh(x) ** 2
 
     return Activation(
-        "tanh", np.tanh, dphi, d2phi, torch.tanh, lambda x: 1.0 - torch.tanh(x) ** 2, odd=True
+        "tanh", np.tanh, dphi, d2phi, _torch_tanh, _torch_dtanh, odd=True, builtin=True
     )
 
 
 def _erf() -> Activation:
-    import torch
-
     def dphi(x):
         return 2.0 / _SQRT_PI * np.exp(-(x**2))
 
@@ -72,36 +110,35 @@ def _erf() -> Activation:
         special.erf,
         dphi,
         d2phi,
-        torch.erf,
-        lambda x: (2.0 / _SQRT_PI) * torch.exp(-(x**2)),
+        _torch_erf,
+        _torch_derf,
         odd=True,
+        builtin=True,
     )
 
 
 def _relu() -> Activation:
-    import torch
-
     return Activation(
         "relu",
         lambda x: np.maximum(x, 0.0),
         lambda x: (np.asarray(x) > 0).astype(np.float64),
         lambda x: np.zeros_like(np.asarray(x, dtype=np.float64)),
-        torch.relu,
+        _torch_relu,
         lambda x: (x > 0).to(x.dtype),
+        builtin=True,
     )
 
 
 def _linear() -> Activation:
-    import torch
-
     return Activation(
         "linear",
         lambda x: np.asarray(x, dtype=np.float64),
         lambda x: np.ones_like(np.asarray(x, dtype=np.float64)),
         lambda x: np.zeros_like(np.asarray(x, dtype=np.float64)),
         lambda x: x,
-        lambda x: torch.ones_like(x),
+        _torch_ones_like,
         odd=True,
+        builtin=True,
     )
 
 

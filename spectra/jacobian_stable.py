@@ -17,10 +17,18 @@ Two practical refinements, both exact in exact arithmetic:
   stays below ``max_group_spread`` nats (so the group's product is well conditioned and
   the QR keeps full float64 accuracy); ``group=1`` is the textbook per-layer method.
 - *Huge spreads.* When ``max ell - min ell`` exceeds what ``dgejsv`` can see in one
-  float64 scaling (``_JSV_SPREAD`` nats), the triangular factor is first driven towards
-  diagonal form by log-domain QR sweeps ``diag(e^ell) C -> R(C^T diag(e^ell))`` (the
-  unshifted QR algorithm on a graded matrix, which converges at the rate of the gaps
-  ``sigma_{i+1}/sigma_i``), each again kept as ``(ell, C)``.
+  float64 scaling (``_JSV_SPREAD`` nats; ``e^-745`` underflows to 0), the triangular
+  factor is first driven towards diagonal form by log-domain QR sweeps
+  ``diag(e^ell) C -> R(C^T diag(e^ell))`` (the unshifted QR algorithm on a graded matrix,
+  which damps ``C_ij`` like ``(sigma_j/sigma_i)^sweeps``), each again kept as
+  ``(ell, C)``. Nearly equal singular values never decouple (and need not): after the
+  sweeps, the entries ``|C_ij| <= _DECOUPLED`` are dropped, which splits the indices into
+  coupled components (connected components of the remaining pattern); once every
+  component spans at most ``_JSV_SPREAD`` nats, each is finished by its own dgejsv (a
+  singleton ``i`` is exactly ``e^ell_i``). Dropping ``dC`` perturbs ``X = diag(e^ell) C``
+  to ``X_0 (I + C_0^-1 dC)``, so every singular value moves by at most the relative
+  ``||C_0^-1||_2 ||dC||_F`` (Eisenstat--Ipsen), whatever the grading; that bound is
+  computed and kept below ``_DEFLATION_TOL``.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ __all__ = ["LogTriangular", "jacobi_log_singular_values", "qr_positive"]
 
 #: Largest log-spread handed to one dgejsv call (e^-600 is far above float64 underflow).
 _JSV_SPREAD = 600.0
+#: Entries |C_ij| (i != j) at or below this are dropped when splitting into components.
+_DECOUPLED = 1e-20
+#: Largest relative error bound ||C_0^-1|| ||dC||_F accepted for the dropped entries.
+_DEFLATION_TOL = 1e-13
 
 
 def qr_positive(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,27 +112,82 @@ def _qr_sweep(lt: LogTriangular) -> LogTriangular:
     return out
 
 
-def jacobi_log_singular_values(lt: LogTriangular, *, max_sweeps: int = 200) -> np.ndarray:
+def _components(c: np.ndarray, tol: float) -> list[np.ndarray]:
+    """Index sets of the connected components of the pattern ``|c_ij| > tol`` (i != j)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    adj = np.abs(np.triu(c, 1)) > tol
+    if not adj.any():
+        return [np.array([i]) for i in range(c.shape[0])]
+    _, labels = connected_components(csr_matrix(adj), directed=False)
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+
+
+def _deflation_bound(c: np.ndarray, blocks: list[np.ndarray]) -> float:
+    """Relative bound ``||C_0^-1||_2 ||C - C_0||_F`` for dropping all entries of ``c``
+    outside the diagonal blocks ``blocks`` (``C_0``: the block part)."""
+    kept = np.zeros(c.shape, dtype=bool)
+    inv_norm = 1.0
+    for b in blocks:
+        kept[np.ix_(b, b)] = True
+        if b.size > 1:
+            smin = np.linalg.svd(c[np.ix_(b, b)], compute_uv=False)[-1]
+            inv_norm = max(inv_norm, 1.0 / smin if smin > 0 else math.inf)
+    return float(inv_norm * np.linalg.norm(np.where(kept, 0.0, c)))
+
+
+def _block_log_values(ell: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """log sv of ``diag(e^ell) c`` by one dgejsv of ``c^T diag(e^(ell - max ell))``."""
+    if ell.size == 1:
+        return ell.copy()  # c is the 1 x 1 unit diagonal
+    top = float(ell.max())
+    with np.errstate(divide="ignore"):
+        return np.log(_dgejsv_values(c.T * np.exp(ell - top)[None, :])) + top
+
+
+def jacobi_log_singular_values(
+    lt: LogTriangular, *, max_sweeps: int = 500, info: dict | None = None
+) -> np.ndarray:
     """Natural logs of the singular values of ``diag(e^ell) C``, sorted descending.
 
-    Spread <= 600 nats: one dgejsv of ``C^T diag(e^(ell - max ell))`` [T24]. Larger
-    spreads: QR sweeps until every strictly-upper entry of C is below 1e-15 relative to
-    the diagonal (then sigma_i = e^ell_i (1 + O(1e-30))), or until the spread of every
-    still-coupled window fits one dgejsv.
+    Spread <= ``_JSV_SPREAD`` nats: one dgejsv of ``C^T diag(e^(ell - max ell))`` [T24].
+    Larger spreads: log-domain QR sweeps until the components left after dropping
+    ``|C_ij| <= _DECOUPLED`` each span <= ``_JSV_SPREAD`` nats, with a relative error
+    bound <= ``_DEFLATION_TOL`` for the dropped part; then one dgejsv per component (see
+    the module docstring). Raises FloatingPointError rather than return values that
+    underflowed if ``max_sweeps`` do not get there. ``info`` (optional) receives
+    ``sweeps``, ``components``, ``largest_component`` and ``deflation_bound``.
     """
-    cur = lt
-    for _ in range(max_sweeps):
-        if cur.spread <= _JSV_SPREAD:
+    cur, sweeps = lt, 0
+    n = lt.C.shape[0]
+    while True:
+        ell = cur.ell.cpu().numpy()
+        c = cur.C.cpu().numpy()
+        if n == 0 or float(ell.max() - ell.min()) <= _JSV_SPREAD:
+            blocks, bound = [np.arange(n)], 0.0
             break
-        off = torch.triu(cur.C, diagonal=1).abs().max().item() if cur.C.shape[0] > 1 else 0.0
-        if off < 1e-15:
-            return np.sort(cur.ell.cpu().numpy())[::-1].copy()
+        blocks = _components(c, _DECOUPLED)
+        if max(float(np.ptp(ell[b])) for b in blocks) <= _JSV_SPREAD:
+            bound = _deflation_bound(c, blocks)
+            if bound <= _DEFLATION_TOL:
+                break
+        if sweeps >= max_sweeps:
+            raise FloatingPointError(
+                f"log-domain QR sweeps did not split a {cur.spread:.0f}-nat spread into "
+                f"components of <= {_JSV_SPREAD:.0f} nats in {max_sweeps} sweeps"
+            )
         cur = _qr_sweep(cur)
-    ell = cur.ell.cpu().numpy()
-    top = float(ell.max())
-    scaled = cur.C.T.cpu().numpy() * np.exp(ell - top)[None, :]
-    with np.errstate(divide="ignore"):
-        out = np.log(_dgejsv_values(scaled)) + top
+        sweeps += 1
+    out = np.concatenate([_block_log_values(ell[b], c[np.ix_(b, b)]) for b in blocks])
+    if info is not None:
+        info.update(
+            sweeps=sweeps,
+            components=len(blocks),
+            largest_component=max(b.size for b in blocks),
+            deflation_bound=bound,
+        )
     return np.sort(out)[::-1].copy()
 
 
@@ -164,8 +231,12 @@ def stable_log_singular_values(
                 m = max(1, m // 2)
             elif sp < max_group_spread / 4:
                 m = min(2 * m, 64)
-    logs = jacobi_log_singular_values(lt)
-    return logs, {"qr_steps": steps, "max_group_spread_seen": seen, "spread": lt.spread}
+    final: dict = {}
+    logs = jacobi_log_singular_values(lt, info=final)
+    out = {"qr_steps": steps, "max_group_spread_seen": seen, "spread": lt.spread}
+    out.update(final_sweeps=final["sweeps"], final_components=final["components"])
+    out.update(deflation_bound=final["deflation_bound"])
+    return logs, out
 
 
 def log_condition(logs: np.ndarray) -> float:

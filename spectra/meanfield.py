@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import brentq
 
+from .activations import ACTIVATIONS, Activation, get_activation
 from .errors import SpectraError
 from .quadrature import gauss_nodes
 
@@ -53,83 +54,26 @@ _CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on t
 
 
 # --------------------------------------------------------------------------- activations
-class _NumpyAct:
-    """The numpy half of an activation (phi, phi', phi''), without importing torch."""
-
-    def __init__(self, name: str, phi, dphi, d2phi, odd: bool, builtin: bool = True):
-        self.name, self.phi, self.dphi, self.d2phi, self.odd = name, phi, dphi, d2phi, odd
-        # builtin: one of the named activations, so closed forms / series keyed on the
-        # name (ReLU arc-cosine kernel, tanh/erf critical-line series) are valid for it.
-        self.builtin = builtin
-
-
-def _np_tanh() -> _NumpyAct:
-    return _NumpyAct(
-        "tanh",
-        np.tanh,
-        lambda x: 1.0 / np.cosh(x) ** 2,
-        lambda x: -2.0 * np.tanh(x) / np.cosh(x) ** 2,
-        True,
-    )
-
-
-def _np_erf() -> _NumpyAct:
-    from scipy.special import erf
-
-    c = 2.0 / math.sqrt(math.pi)
-    return _NumpyAct(
-        "erf", erf, lambda x: c * np.exp(-(x**2)), lambda x: -2.0 * c * x * np.exp(-(x**2)), True
-    )
-
-
-def _np_relu() -> _NumpyAct:
-    return _NumpyAct(
-        "relu",
-        lambda x: np.maximum(x, 0.0),
-        lambda x: (np.asarray(x) > 0).astype(np.float64),
-        lambda x: np.zeros_like(np.asarray(x, dtype=np.float64)),
-        False,
-    )
-
-
-def _np_linear() -> _NumpyAct:
-    return _NumpyAct(
-        "linear",
-        lambda x: np.asarray(x, dtype=np.float64),
-        lambda x: np.ones_like(np.asarray(x, dtype=np.float64)),
-        lambda x: np.zeros_like(np.asarray(x, dtype=np.float64)),
-        True,
-    )
-
-
-_NAMED = {"tanh": _np_tanh, "erf": _np_erf, "relu": _np_relu, "linear": _np_linear}
-
-
-def resolve_activation(activation) -> _NumpyAct:
+def resolve_activation(activation) -> Activation:
     """Numpy phi, phi', phi'' (float64) for a name, a callable or an ``Activation``.
 
-    Named activations are built here without importing torch (keeps the CLI fast); a
-    callable goes through :func:`spectra.activations.get_activation` (torch autograd
-    derivatives). Unknown names raise :class:`SpectraError`.
+    Named activations come from :func:`spectra.activations.get_activation`, which builds
+    them without importing torch (keeps the CLI fast); a callable gets torch autograd
+    derivatives there. A callable or ``Activation`` that *is* a named one (checked on a
+    few points) is replaced by the named one, so its closed forms apply
+    (``Activation.builtin``). Unknown names raise :class:`SpectraError`.
     """
-    if isinstance(activation, _NumpyAct):
+    if isinstance(activation, Activation) and activation.builtin:
         return activation
-    if isinstance(activation, str):
-        key = activation.lower()
-        if key not in _NAMED:
-            raise SpectraError(
-                f"unknown activation {activation!r}; choose one of {', '.join(_NAMED)}"
-            )
-        return _NAMED[key]()
-    from .activations import get_activation
-
     a = get_activation(activation)
-    if a.name in _NAMED:  # an Activation (or callable) that *is* a named one, checked
-        ref = _NAMED[a.name]()
+    if a.builtin:  # a name
+        return a
+    if a.name in ACTIVATIONS:  # an Activation (or callable) that *is* a named one, checked
+        ref = ACTIVATIONS[a.name]()
         x = np.array([-2.5, -0.7, 0.0, 0.3, 1.1, 4.0])
         if np.allclose(np.asarray(a.phi(x), dtype=np.float64), ref.phi(x), rtol=1e-14, atol=0):
             return ref
-    return _NumpyAct(a.name, a.phi, a.dphi, a.d2phi, bool(a.odd), builtin=False)
+    return a
 
 
 # --------------------------------------------------------------------------- validation
@@ -169,7 +113,7 @@ def q_map(q, sigma_w: float, sigma_b: float, activation="tanh") -> np.ndarray:
     return sigma_w**2 * _expect(lambda u: act.phi(u) ** 2, q) + sigma_b**2
 
 
-def _mu1(q, act: _NumpyAct) -> np.ndarray:
+def _mu1(q, act: Activation) -> np.ndarray:
     """E phi'(sqrt(q) z)^2 (ReLU: exactly 1/2; its jump sits on the node z = 0)."""
     if act.builtin and act.name == "relu":
         return np.full(np.shape(q), 0.5)
@@ -189,7 +133,7 @@ def q_star(sigma_w: float, sigma_b: float, activation="tanh") -> float:
     return _q_star(sigma_w, sigma_b, act)
 
 
-def _q_star(sigma_w: float, sigma_b: float, act: _NumpyAct) -> float:
+def _q_star(sigma_w: float, sigma_b: float, act: Activation) -> float:
     sw2, sb2 = sigma_w**2, sigma_b**2
     phi0 = float(act.phi(np.zeros(1))[0])
     if sb2 == 0.0 and phi0 == 0.0:
@@ -241,7 +185,7 @@ def chi_q(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None 
 
 
 # --------------------------------------------------------------------------- c-map
-def _cmap_terms(c, q: float, act: _NumpyAct, fn) -> np.ndarray:
+def _cmap_terms(c, q: float, act: Activation, fn) -> np.ndarray:
     """E fn(u1) fn(u2) with u1 = sqrt(q) z1, u2 = sqrt(q)(c z1 + sqrt(1-c^2) z2); c any shape.
 
     Uses the [T13] tensor-product rule, factorised over z1 so the cost is O(481^2) per c.
@@ -290,7 +234,7 @@ def c_star(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None
     return _c_star(sigma_w, sigma_b, act, qs)
 
 
-def _c_star(sigma_w: float, sigma_b: float, act: _NumpyAct, qs: float) -> float:
+def _c_star(sigma_w: float, sigma_b: float, act: Activation, qs: float) -> float:
     if qs == 0.0:
         return 1.0
     chi1 = sigma_w**2 * float(_mu1(qs, act))
@@ -320,7 +264,7 @@ def chi_c(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None 
     return _chi_c(sigma_w, act, qs, cs)
 
 
-def _chi_c(sigma_w: float, act: _NumpyAct, qs: float, cs: float) -> float:
+def _chi_c(sigma_w: float, act: Activation, qs: float, cs: float) -> float:
     if cs == 1.0:
         return float(sigma_w**2 * _mu1(qs, act))
     return float(sigma_w**2 * _cmap_terms(cs, qs, act, act.dphi)[0])

@@ -17,6 +17,7 @@ from functools import cache
 import numpy as np
 from scipy.optimize import brentq
 
+from .activations import Activation
 from .errors import SpectraError
 from .meanfield import (
     _XTOL,
@@ -24,7 +25,6 @@ from .meanfield import (
     _check_ws,
     _expect,
     _mu1,
-    _NumpyAct,
     _q_star,
     resolve_activation,
 )
@@ -84,7 +84,7 @@ def _numerator_series(name: str) -> np.ndarray | None:
     return np.array([0.0, *out])  # index = power of q
 
 
-def _crit_numerator(q: float, act: _NumpyAct) -> float:
+def _crit_numerator(q: float, act: Activation) -> float:
     """q E phi'(sqrt q z)^2 - E phi(sqrt q z)^2, stable for small q (tanh, erf: Taylor
     series for q < 1e-3, where the two terms agree to ~8 digits; THEORY [T16])."""
     builtin_series = act.builtin and act.name in ("tanh", "erf")
@@ -114,7 +114,7 @@ def critical_point(q_star: float, activation="tanh") -> tuple[float, float]:
     return math.sqrt(1.0 / mu1), math.sqrt(max(num, 0.0) / mu1)
 
 
-def _critical_q(sigma_b: float, act: _NumpyAct) -> float:
+def _critical_q(sigma_b: float, act: Activation) -> float:
     """q* on the critical line at bias sigma_b (> 0): solve sigma_b^2(q) = sigma_b^2."""
     target = sigma_b**2
 

@@ -24,24 +24,32 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Folder holding the data set files (see spectra.data)."),
 ]
+# Training options shared by `train`, `correlate` and `trainability` (defaults differ).
+DatasetOpt = Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")]
+ChannelsOpt = Annotated[int, typer.Option(min=1)]
+BatchSizeOpt = Annotated[int, typer.Option(min=1)]
+OptimizerOpt = Annotated[str, typer.Option(help="sgd | adam")]
+# ... and by the two sweeps only (`train` documents these at more length).
+SweepLrOpt = Annotated[float, typer.Option()]
+SweepMomentumOpt = Annotated[float, typer.Option()]
+SweepLrScalingOpt = Annotated[str, typer.Option(help="depth | qstar | none")]
+DepthsOpt = Annotated[str, typer.Option(help="Comma-separated depths.")]
 
 
 @app.command("train")
 def train_cmd(
     out: OutOpt,
-    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")] = (
-        "fashion-mnist"
-    ),
+    dataset: DatasetOpt = "fashion-mnist",
     data_dir: DataDirOpt = None,
     init: Annotated[str, typer.Option(help="gaussian | orth | delta-orth | gs0..gs4")] = (
         "delta-orth"
     ),
     depth: Annotated[int, typer.Option(min=1, help="Convolutions in the block.")] = 10,
-    channels: Annotated[int, typer.Option(min=1)] = 16,
+    channels: ChannelsOpt = 16,
     steps: Annotated[int, typer.Option(min=0, help="Total SGD/Adam steps.")] = 1000,
     lr: Annotated[float, typer.Option(help="Base learning rate (SGD; Adam wants ~1e-3).")] = 5e-2,
-    batch_size: Annotated[int, typer.Option(min=1)] = 100,
-    optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
+    batch_size: BatchSizeOpt = 100,
+    optimizer: OptimizerOpt = "sgd",
     momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.9,
     eval_every: Annotated[int, typer.Option(min=1, help="Evaluate every N steps.")] = 100,
     eval_size: Annotated[
@@ -132,27 +140,35 @@ SchedulerOpt = Annotated[
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Local worker processes.")]
 
 
+def _run_sweep(label, job, configs, out: Path, scheduler, workers: int, quiet: bool):
+    """Run a sweep's jobs (cached in OUT/jobs/) behind a progress bar; their DataFrame."""
+    from ..sweep import run_jobs
+
+    with progress_bar(label, len(configs), quiet) as advance:
+        return run_jobs(
+            job, configs, out / "jobs", scheduler=scheduler, workers=workers, progress=advance
+        )
+
+
 @app.command("correlate")
 def correlate_cmd(
     out: OutOpt,
-    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")] = (
-        "digits"
-    ),
+    dataset: DatasetOpt = "digits",
     data_dir: DataDirOpt = None,
     inits: Annotated[str, typer.Option(help="Comma-separated init names.")] = (
         "gaussian,orth,delta-orth"
     ),
-    depths: Annotated[str, typer.Option(help="Comma-separated depths.")] = "4,16,64,128",
+    depths: DepthsOpt = "4,16,64,128",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds (one run each).")] = "0",
-    channels: Annotated[int, typer.Option(min=1)] = 8,
+    channels: ChannelsOpt = 8,
     steps: Annotated[int, typer.Option(min=1, help="Training steps per run (K).")] = 300,
     target: Annotated[float, typer.Option(help="Target running train accuracy.")] = 0.8,
     window: Annotated[int, typer.Option(min=1, help="Running-mean length (steps).")] = 20,
-    lr: Annotated[float, typer.Option()] = 1e-2,
-    optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
-    momentum: Annotated[float, typer.Option()] = 0.9,
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    lr_scaling: Annotated[str, typer.Option(help="depth | qstar | none")] = "depth",
+    lr: SweepLrOpt = 1e-2,
+    optimizer: OptimizerOpt = "sgd",
+    momentum: SweepMomentumOpt = 0.9,
+    batch_size: BatchSizeOpt = 64,
+    lr_scaling: SweepLrScalingOpt = "depth",
     statistic: Annotated[str, typer.Option(help="Headline spectral statistic.")] = "var_sq",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
@@ -214,19 +230,10 @@ def correlate_cmd(
             c["data_dir"] = str(data_dir)
 
     from ..studies import correlate_job, spearman_table
-    from ..sweep import run_jobs
     from ..tables import write_csv
 
     with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
-        with progress_bar("correlate", len(configs), quiet) as advance:
-            df = run_jobs(
-                correlate_job,
-                configs,
-                out / "jobs",
-                scheduler=scheduler,
-                workers=workers,
-                progress=advance,
-            )
+        df = _run_sweep("correlate", correlate_job, configs, out, scheduler, workers, quiet)
         rho = spearman_table(df)
         write_csv(df, ctx.folder / "correlation.csv")
         write_csv(rho, ctx.folder / "spearman.csv")
@@ -249,23 +256,21 @@ def correlate_cmd(
 @app.command("trainability")
 def trainability_cmd(
     out: OutOpt,
-    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | cifar10 | digits")] = (
-        "digits"
-    ),
+    dataset: DatasetOpt = "digits",
     data_dir: DataDirOpt = None,
     init: Annotated[str, typer.Option()] = "gaussian",
     sigma_w2: Annotated[
         str, typer.Option("--sigma-w2", help="Comma-separated sigma_w^2 values.")
     ] = "0.6,0.8,1.0,1.2,1.4,1.6,2.0,2.5,3.0",
     sigma_b: Annotated[float, typer.Option("--sigma-b")] = 0.05,
-    depths: Annotated[str, typer.Option(help="Comma-separated depths.")] = "10,20,40,80,140,200",
-    channels: Annotated[int, typer.Option(min=1)] = 8,
+    depths: DepthsOpt = "10,20,40,80,140,200",
+    channels: ChannelsOpt = 8,
     steps: Annotated[int, typer.Option(min=1, help="K: training steps per cell.")] = 200,
-    lr: Annotated[float, typer.Option()] = 1e-2,
-    optimizer: Annotated[str, typer.Option(help="sgd | adam")] = "sgd",
-    momentum: Annotated[float, typer.Option()] = 0.9,
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    lr_scaling: Annotated[str, typer.Option(help="depth | qstar | none")] = "depth",
+    lr: SweepLrOpt = 1e-2,
+    optimizer: OptimizerOpt = "sgd",
+    momentum: SweepMomentumOpt = 0.9,
+    batch_size: BatchSizeOpt = 64,
+    lr_scaling: SweepLrScalingOpt = "depth",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
     seed: SeedOpt = 0,
@@ -326,19 +331,10 @@ def trainability_cmd(
 
     load_dataset(dataset, data_dir)
     from ..studies import fit_depth_scale, trainability_job, xi_c
-    from ..sweep import run_jobs
     from ..tables import write_csv
 
     with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
-        with progress_bar("trainability", len(configs), quiet) as advance:
-            df = run_jobs(
-                trainability_job,
-                configs,
-                out / "jobs",
-                scheduler=scheduler,
-                workers=workers,
-                progress=advance,
-            )
+        df = _run_sweep("trainability", trainability_job, configs, out, scheduler, workers, quiet)
         fit = fit_depth_scale(df)
         fine = np.linspace(min(sw2), max(sw2), 200)
         curve = pd.DataFrame(
