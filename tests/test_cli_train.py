@@ -12,7 +12,6 @@ import time
 
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import spectra.cli.train as cli_train
@@ -44,12 +43,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _hist(folder) -> pd.DataFrame:

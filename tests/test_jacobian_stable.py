@@ -21,15 +21,7 @@ from spectra.meanfield import operating_point
 from spectra.network import BlockSpec, circular_conv, fixed_point_input, iter_block_layers
 from spectra.operators import conv_matrix, conv_symbols
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the helpers below are thousands of tiny torch ops: with two intra-op threads they
-    # run ~30x slower whenever another process shares the two cores
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _critical_gaussian(depth, c, n, dim, seed=0):

@@ -40,11 +40,7 @@ ORTH_CASES = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
-    threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("init", ["orth", "delta-orth"])

@@ -12,12 +12,7 @@ from spectra.errors import SpectraError
 from spectra.kernels import conv_kernel
 from spectra.operators import conv_matrix, conv_singular_values, wrapped_kernel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
-    threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rand_kernel(c_out, c_in, k, dim, seed):

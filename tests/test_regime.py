@@ -11,13 +11,7 @@ import torch
 from spectra.data import load_dataset
 from spectra.train import TrainConfig, build_model, lr_factors, make_optimizer
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

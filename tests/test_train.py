@@ -23,15 +23,7 @@ from spectra.train import (
     train,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: tiny nets are ~100x faster that way on a busy 2-core machine
-    (OpenMP barriers spin), and results do not depend on it (checked by resumption)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from scipy import stats
 
 from spectra.errors import SpectraError
@@ -19,12 +18,7 @@ from spectra.weight_spectra import (
     weight_theory,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():  # small LAPACK calls crawl when 2 OpenMP threads spin on a busy box
-    threads, _ = torch.get_num_threads(), torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_quarter_circle_ks_matches_scipy_on_s():
