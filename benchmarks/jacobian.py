@@ -184,32 +184,117 @@ def _ids(init, device, dtype: str, c: int, n: int, depth: int, seed: int, **extr
     )
 
 
-def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm):
+def time_jacfwd_plain(layers, x0, dtype, device) -> float:
+    """jacfwd + vmap on the stack as a PyTorch user writes it: ``nn.Conv2d(...,
+    padding_mode='circular')`` + ``tanh`` in an ``nn.Sequential``."""
+    from torch import nn
+
+    c = x0.shape[0]
+    mods = []
+    for w, b in layers:
+        conv = nn.Conv2d(c, c, w.shape[-1], padding=w.shape[-1] // 2, padding_mode="circular")
+        conv.weight.data.copy_(w)
+        conv.bias.data.copy_(b)
+        mods += [conv, nn.Tanh()]
+    net = nn.Sequential(*mods).to(device=device, dtype=dtype)
+    x = x0.to(device=device, dtype=dtype)
+    f = torch.func.jacfwd(lambda z: net(z[None])[0])
+    with torch.no_grad():
+        _sync(device)
+        t = time.perf_counter()
+        f(x)
+        _sync(device)
+    return time.perf_counter() - t
+
+
+def time_conv_floor(c, n, k, depth, dtype, device) -> float:
+    """The arithmetic floor of one forward pass: ``depth`` bare convs of the N-image
+    tangent batch on a pre-padded channels-last buffer (no phi', no halo, no primal)."""
+    nf = c * n * n
+    x = torch.randn(nf, c, n + k - 1, n + k - 1, dtype=dtype, device=device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(c, c, k, k, dtype=dtype, device=device)
+    torch.nn.functional.conv2d(x, w)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(depth):
+        torch.nn.functional.conv2d(x, w)
+    _sync(device)
+    return time.perf_counter() - t
+
+
+def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeats=3):
+    """Engine vs peers: each timed ``repeats`` times, interleaved (engine, jacfwd, plain
+    jacfwd, engine, ...) so that drifts in machine load hit all alike; medians reported.
+    The conv floor row is the engine's arithmetic alone: the best any route doing the
+    same convolutions can reach (its ``speedup`` is the ceiling jacfwd / floor)."""
     name = str(dtype).replace("torch.", "")
+    med = lambda v: float(np.median(v))  # noqa: E731
     for init in ("orth", "delta-orth"):
         stack, layers, x0 = _stack(init, c, n, depth, seed)
         time_engine(_stack(init, c, n, 3, seed)[0], dtype, device)  # warm-up
-        t_eng = time_engine(stack, dtype, device)
         time_jacfwd(layers[:2], x0, dtype, device)  # warm-up: tracing, conv primitives
-        t_jf = time_jacfwd(layers, x0, dtype, device)
+        time_jacfwd_plain(layers[:2], x0, dtype, device)
+        t_eng, t_jf, t_pl = [], [], []
+        for _ in range(repeats):
+            t_eng.append(time_engine(stack, dtype, device))
+            t_jf.append(time_jacfwd(layers, x0, dtype, device))
+            t_pl.append(time_jacfwd_plain(layers, x0, dtype, device))
+        t_eng, t_jf, t_pl = med(t_eng), med(t_jf), med(t_pl)
         sl = layers[:slow_depth]
         time_autograd(layers[:1], x0, dtype, device)  # warm-up
         t_ag = time_autograd(sl, x0, dtype, device) * depth / slow_depth
-        fl = conv_flops(c, n, depth, c * n * n, init == "delta-orth")
+        delta = init == "delta-orth"
+        fl = conv_flops(c, n, depth, c * n * n, delta)
         common = _ids(init, device, name, c, n, depth, seed, gemm_gflops=gemm)
-        rows.append(
-            _row(row="engine", method="forward", seconds=t_eng, gflops=fl / t_eng / 1e9, **common)
-        )
+        note = f"median of {repeats}, interleaved"
         rows.append(
             _row(
-                row="vs_jacfwd_vmap",
-                method="torch.func.jacfwd",
+                row="engine",
+                method="forward",
                 seconds=t_eng,
-                peer_seconds=t_jf,
-                speedup=t_jf / t_eng,
+                gflops=fl / t_eng / 1e9,
+                note=note,
                 **common,
             )
         )
+        if not delta:
+            with _threads(torch.device(device), 1):
+                t_fl = min(time_conv_floor(c, n, 3, depth, dtype, device) for _ in range(repeats))
+            rows.append(
+                _row(
+                    row="conv_floor",
+                    method="conv2d only",
+                    seconds=t_fl,
+                    peer_seconds=t_jf,
+                    speedup=t_jf / t_fl,
+                    gflops=fl / t_fl / 1e9,
+                    note="bare convs of the tangent batch, best of "
+                    f"{repeats}; speedup = jacfwd / floor, the ceiling of any same-"
+                    "arithmetic route",
+                    **common,
+                )
+            )
+        for row, method, t_peer, extra in (
+            ("vs_jacfwd_vmap", "torch.func.jacfwd", t_jf, "spectra's CircularConvBlock"),
+            (
+                "vs_jacfwd_vmap_plain",
+                "torch.func.jacfwd",
+                t_pl,
+                "nn.Conv2d(padding_mode='circular') + nn.Tanh",
+            ),
+        ):
+            rows.append(
+                _row(
+                    row=row,
+                    method=method,
+                    seconds=t_eng,
+                    peer_seconds=t_peer,
+                    speedup=t_peer / t_eng,
+                    note=f"{note}; peer on {extra}",
+                    **common,
+                )
+            )
         rows.append(
             _row(
                 row="vs_autograd_jacobian",

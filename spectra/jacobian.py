@@ -158,8 +158,9 @@ class SpectrumResult:
 # --------------------------------------------------------------------------- forward
 def _chunks(n_feat: int, nw: int, workers: int | None) -> int:
     """Tangent chunks: one per worker thread, but a single chunk for small N (N < 256),
-    where thread hand-offs cost more than the layer itself (always one intra-op thread
-    on CPU: see :class:`spectra.jacobian_engine._threads`)."""
+    where thread hand-offs cost more than the layer itself. Whether the chunks run one
+    after another with all intra-op threads or concurrently with one each is decided
+    by measurement as the layers go (:class:`spectra.jacobian_engine._Engine`)."""
     if workers is not None:
         return max(1, workers)
     return nw if n_feat >= 256 else 1
@@ -182,9 +183,10 @@ def jacobian_forward(
     device = torch.device(device or "cpu")
     n_feat = stack.n_features
     c, dim, n = stack.channels, stack.dim, stack.size
-    with _threads(device, max(2, workers or 2)) as nw:
+    ctx = _threads(device, max(2, workers or 2))
+    with ctx as nw:
         t = torch.eye(n_feat, dtype=dtype, device=device).reshape((n_feat, c) + (n,) * dim)
-        eng = _Engine(t, stack.kernel, dtype, _chunks(n_feat, nw, workers))
+        eng = _Engine(t, stack.kernel, dtype, _chunks(n_feat, nw, workers), ctx.old)
         del t
         x = stack.x0.to(device=device, dtype=torch.float64)
         for w, b in _layers_on(stack, device):
@@ -242,12 +244,14 @@ def stable_spectrum(
     it = _layers_on(stack, device)
     state = {"x": stack.x0.to(device=device, dtype=torch.float64)}
 
-    with _threads(device, max(2, workers or 2)) as nw:
-        nw = _chunks(n_feat, nw, workers)
+    ctx = _threads(device, max(2, workers or 2))
+    with ctx as nw:
+        nw, threads = _chunks(n_feat, nw, workers), ctx.old
 
         def apply_group(q: torch.Tensor, m: int) -> tuple[torch.Tensor, int]:
             # columns of Q are tangents: T = Q^T viewed as N images
-            eng = _Engine(q.T.reshape((n_feat, c) + (n,) * dim), stack.kernel, torch.float64, nw)
+            t = q.T.reshape((n_feat, c) + (n,) * dim)
+            eng = _Engine(t, stack.kernel, torch.float64, nw, threads)
             for _ in range(m):
                 w, b = next(it)
                 state["x"], d = _primal_step(state["x"], w, b, stack.activation)
