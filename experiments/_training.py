@@ -154,11 +154,13 @@ def run_summary(run: str, h: pd.DataFrame, target: float, window: int, *, channe
 
 def run_cli(command: str, a: argparse.Namespace) -> None:
     """Write command.txt to ``a.out``, then run ``spectra <command>`` with every parsed
-    option forwarded (``--name value``, in the order they were declared)."""
+    option forwarded (``--name value``, in the order they were declared; options left
+    at None are not passed)."""
     from spectra.cli import app
 
     write_command(a.out)
     args = [command]
     for dest, value in vars(a).items():
-        args += [f"--{dest.replace('_', '-')}", str(value)]
+        if value is not None:  # None: the command's own default
+            args += [f"--{dest.replace('_', '-')}", str(value)]
     app(args, standalone_mode=False)

@@ -170,6 +170,21 @@ def _log_spread(summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> pd
     return summary.merge(emp, on=KEYS, how="left").merge(theo, on=base, how="left")
 
 
+def _pooled_ks(agg: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> list[float]:
+    """KS of the union of every seed's singular values against the law, per row of
+    ``agg``: the empirical estimate of the expected spectral distribution, which is what
+    the N -> infinity law describes (one net's spectrum also carries its finite-N global
+    scale fluctuation, see the README)."""
+    keys = ["net", "init", "depth", "channels"]
+    out = []
+    for _, r in agg.iterrows():
+        sel = np.logical_and.reduce([sv[k] == r[k] for k in keys])
+        law = th[np.logical_and.reduce([th[k] == r[k] for k in keys])]
+        logs = np.sort(sv.loc[sel, "log_singular_value"].to_numpy())[::-1]
+        out.append(rmt.ks_distance(logs, law, log=True) if logs.size and len(law) else np.nan)
+    return out
+
+
 def _merge(path: Path, new: pd.DataFrame, append: bool, keys: list[str]) -> pd.DataFrame:
     """Rows of ``new`` plus the rows of the CSV at ``path`` whose ``keys`` differ."""
     if not (append and path.exists()):
@@ -274,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         .reset_index()
     )
+    agg["ks_pooled"] = _pooled_ks(agg, sv, th)
     write_csv(agg, out / f"{tag}_ks.csv")
     _figures(tag, summary, sv, th, out)
     command = "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])

@@ -169,3 +169,25 @@ def test_trainability_tiny_grid(tmp_path):
         app, ["trainability", "--sigma-w2", "a,b", "--out", str(tmp_path / "b")]
     )
     assert bad.exit_code == 2 and "--sigma-w2" in bad.stderr
+
+
+def test_correlate_fixed_q_star(tmp_path):
+    # --q-star puts every depth at the critical point for that q*: the rows carry it, and
+    # the Jacobian statistics at init are those of a different net than at q* = 1/depth.
+    base = ["correlate", "--dataset", "digits", "--inits", "orth", "--depths", "2,4,8"]
+    base += ["--channels", "4", "--steps", "2", "--batch-size", "16", "--window", "2"]
+    base += ["--quiet"]
+    res = CliRunner().invoke(app, [*base, "--q-star", "0.5", "--out", str(tmp_path / "q")])
+    assert res.exit_code == 0, res.output
+    fixed = pd.read_csv(tmp_path / "q" / "correlation.csv")
+    assert fixed["q_star"].tolist() == [0.5, 0.5, 0.5]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    default = pd.read_csv(tmp_path / "d" / "correlation.csv")
+    assert "q_star" not in default
+    # depth 8 at q* = 0.5 is far more nonlinear than at q* = 1/8: a wider spectrum
+    assert fixed["var_sq_norm"].iloc[2] > 2 * default["var_sq_norm"].iloc[2]
+    for bad in ("0", "-1"):
+        res = CliRunner().invoke(app, [*base, "--q-star", bad, "--out", str(tmp_path / "b")])
+        assert res.exit_code == 2 and "--q-star" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()

@@ -169,6 +169,14 @@ def correlate_cmd(
     momentum: SweepMomentumOpt = 0.9,
     batch_size: BatchSizeOpt = 64,
     lr_scaling: SweepLrScalingOpt = "depth",
+    q_star: Annotated[
+        float | None,
+        typer.Option(
+            "--q-star",
+            help="Fixed q* for every depth (critical sigma_w, sigma_b for it); default "
+            "1/depth, where orthogonal nets stay isometric at every depth.",
+        ),
+    ] = None,
     statistic: Annotated[str, typer.Option(help="Headline spectral statistic.")] = "var_sq",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 1,
@@ -211,6 +219,10 @@ def correlate_cmd(
         batch_size=batch_size,
         lr_scaling=lr_scaling,
     )
+    if q_star is not None:
+        if not q_star > 0:
+            raise SpectraError(f"--q-star must be > 0, got {q_star}")
+        base["q_star"] = q_star
     from ..train import TrainConfig
 
     configs = []
