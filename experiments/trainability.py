@@ -4,7 +4,15 @@ digits, with the mean-field depth scale c*xi_c overlaid and c fitted.
 
 A thin wrapper over ``spectra trainability`` that records its command line:
 
-    python experiments/trainability.py
+    python experiments/trainability.py                    # -> results/trainability/
+    python experiments/trainability.py --depths 10,20,40,80,140,200 --steps 150 --lr 0.05 \
+        --out results/trainability_k150
+
+Depths from 2 to 200 on a log grid: the ordered side of the band (sigma_w^2 < 1, xi_c of
+1-15 layers) closes within the first decade of depth, so a grid starting at depth 10
+sees only its last row. The learning rate (0.01 with the depth LR scaling) is the one
+at which critical nets of depth 16-32 learned in a 150-step pilot (0.05 was too large
+there: they stayed at chance).
 """
 
 from __future__ import annotations
@@ -21,12 +29,12 @@ def main() -> None:
     p.add_argument("--init", default="gaussian")
     p.add_argument("--sigma-w2", default="0.5,0.8,1.0,1.26,1.6,2.0,2.5,3.2")
     p.add_argument("--sigma-b", type=float, default=0.05)
-    p.add_argument("--depths", default="10,20,40,80,140,200")
+    p.add_argument("--depths", default="2,4,8,16,32,64,128,200")
     p.add_argument("--channels", type=int, default=8)
-    p.add_argument("--steps", type=int, default=80)
+    p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-2)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("results/trainability"))
     a = p.parse_args()
     run_cli("trainability", a)

@@ -90,7 +90,8 @@ def trainability_heatmap(
     fit_c: float | None = None,
 ):
     """Heatmap of ``value`` over (sigma_w², depth); optional ``curve`` (sigma_w2, depth)
-    of c·xi_c drawn on top (the paper's Fig 2)."""
+    of c·xi_c drawn on top (the paper's Fig 2). Depths spanning a decade or more are
+    drawn on a log axis."""
     table = df.pivot_table(index="depth", columns="sigma_w2", values=value, aggfunc="mean")
     table = table.sort_index(ascending=True)
     xs, ys = table.columns.to_numpy(float), table.index.to_numpy(float)
@@ -104,15 +105,23 @@ def trainability_heatmap(
         mid = (v[1:] + v[:-1]) / 2
         return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
+    # depths spanning a decade or more (2 ... 200) are drawn on a log axis, cells
+    # bounded at geometric midpoints, so shallow rows are not squashed
+    log_depth = ys.min() > 0 and ys.max() >= 10 * ys.min()
+    y_edges = np.exp(edges(np.log(ys))) if log_depth else edges(ys)
     mesh = ax.pcolormesh(
-        edges(xs), edges(ys), table.to_numpy(), cmap="viridis", vmin=0, vmax=1, shading="flat"
+        edges(xs), y_edges, table.to_numpy(), cmap="viridis", vmin=0, vmax=1, shading="flat"
     )
     fig.colorbar(mesh, ax=ax, label=value)
     if curve is not None and len(curve):
         lab = "c·ξ_c" if fit_c is None else f"{fit_c:.2f}·ξ_c"
         ax.plot(curve["sigma_w2"], curve["depth"], "w--", lw=2, label=lab)
         ax.legend(loc="upper right")
-    ax.set_ylim(edges(ys)[0], edges(ys)[-1])
+    if log_depth:
+        ax.set_yscale("log")
+        ax.set_yticks(ys, [f"{v:g}" for v in ys])
+        ax.minorticks_off()
+    ax.set_ylim(y_edges[0], y_edges[-1])
     ax.set_xlabel("σ_w²")
     ax.set_ylabel("depth")
     fig.tight_layout()
