@@ -189,11 +189,7 @@ def jacobian_forward(
         eng = _Engine(t, stack.kernel, dtype, _chunks(n_feat, nw, workers), ctx.old)
         del t
         x = stack.x0.to(device=device, dtype=torch.float64)
-        for w, b in _layers_on(stack, device):
-            x, d = _primal_step(x, w, b, stack.activation)
-            eng.step(w.to(dtype), d.to(dtype))
-            if progress is not None:
-                progress(1)
+        eng.run(_layers_on(stack, device), x, stack.activation, dtype, progress)
         return eng.result().reshape(n_feat, n_feat)
 
 
@@ -252,10 +248,9 @@ def stable_spectrum(
             # columns of Q are tangents: T = Q^T viewed as N images
             t = q.T.reshape((n_feat, c) + (n,) * dim)
             eng = _Engine(t, stack.kernel, torch.float64, nw, threads)
-            for _ in range(m):
-                w, b = next(it)
-                state["x"], d = _primal_step(state["x"], w, b, stack.activation)
-                eng.step(w, d)
+            state["x"], done = eng.run(it, state["x"], stack.activation, torch.float64, limit=m)
+            if done != m:
+                raise SpectraError(f"the stack ended after {done} of {m} layers")
             return eng.result().reshape(n_feat, n_feat).T, m
 
         return stable_log_singular_values(
