@@ -223,7 +223,7 @@ def time_conv_floor(c, n, k, depth, dtype, device) -> float:
     return time.perf_counter() - t
 
 
-def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeats=3):
+def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeats=7):
     """Engine vs peers: each timed ``repeats`` times, interleaved (engine, jacfwd, plain
     jacfwd, engine, ...) so that drifts in machine load hit all alike; medians reported.
     The conv floor row is the engine's arithmetic alone: the best any route doing the
