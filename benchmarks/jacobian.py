@@ -260,7 +260,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
         )
         if not delta:
             with _threads(torch.device(device), 1):
-                t_fl = min(time_conv_floor(c, n, 3, depth, dtype, device) for _ in range(repeats))
+                t_fl = med([time_conv_floor(c, n, 3, depth, dtype, device) for _ in range(repeats)])
             rows.append(
                 _row(
                     row="conv_floor",
@@ -269,7 +269,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
                     peer_seconds=t_jf,
                     speedup=t_jf / t_fl,
                     gflops=fl / t_fl / 1e9,
-                    note="bare convs of the tangent batch, best of "
+                    note="bare convs of the tangent batch, median of "
                     f"{repeats}; speedup = jacfwd / floor, the ceiling of any same-"
                     "arithmetic route",
                     **common,

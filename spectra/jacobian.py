@@ -245,23 +245,32 @@ def stable_spectrum(
         nw, threads = _chunks(n_feat, nw, workers), ctx.old
 
         def apply_group(q: torch.Tensor, m: int) -> tuple[torch.Tensor, int]:
-            # columns of Q are tangents: T = Q^T viewed as N images
+            # columns of Q are tangents: T = Q^T viewed as N images; one engine for all
+            # groups, so its choice of threads (and its timings) carries over
             t = q.T.reshape((n_feat, c) + (n,) * dim)
-            eng = _Engine(t, stack.kernel, torch.float64, nw, threads)
+            if "eng" not in state:
+                state["eng"] = _Engine(t, stack.kernel, torch.float64, nw, threads)
+            else:
+                state["eng"].load(t)
+            eng = state["eng"]
             state["x"], done = eng.run(it, state["x"], stack.activation, torch.float64, limit=m)
             if done != m:
                 raise SpectraError(f"the stack ended after {done} of {m} layers")
-            return eng.result().reshape(n_feat, n_feat).T, m
+            return eng.result(close=False).reshape(n_feat, n_feat).T, m
 
-        return stable_log_singular_values(
-            apply_group,
-            n_feat,
-            stack.depth,
-            device=device,
-            group=group,
-            max_group_spread=max_group_spread,
-            progress=progress,
-        )
+        try:
+            return stable_log_singular_values(
+                apply_group,
+                n_feat,
+                stack.depth,
+                device=device,
+                group=group,
+                max_group_spread=max_group_spread,
+                progress=progress,
+            )
+        finally:
+            if "eng" in state:
+                state["eng"].close()
 
 
 # --------------------------------------------------------------------------- auto + api

@@ -126,7 +126,8 @@ class _Tangents:
         self.dim, self.r, self.n = t.ndim - 2, k // 2, t.shape[-1]
         self.mf = torch.channels_last if self.dim == 2 else torch.contiguous_format
         self.like = dict(dtype=t.dtype, device=t.device, memory_format=self.mf)
-        self.plain = [t.contiguous(memory_format=self.mf), None]
+        # a copy: the buffers are overwritten in turn and must not alias the caller's t
+        self.plain = [t.clone(memory_format=self.mf), None]
         self.halo: list[torch.Tensor] = []
         self.form, self.i = "plain", 0
         self.wide = self.r > self.n
@@ -170,6 +171,7 @@ class _Tangents:
             self.plain = [None, None]  # memory: only one form's buffers are held
         else:
             self.plain[self.i] = self._interior(self.halo[self.i]).contiguous(memory_format=self.mf)
+            self.halo = []
         self.form = want
 
     # ------------------------------------------------------------------ one layer
@@ -232,19 +234,28 @@ class _Engine:
     prefer_serial = 0.8
 
     def __init__(self, t: torch.Tensor, k: int, dtype, chunks: int, threads: int = 1) -> None:
-        self.state = _Tangents(t, k)
-        self.mf = self.state.mf
+        self.k, self.futs = k, None
+        self.load(t)
         b = t.shape[0]
-        chunks = max(1, min(chunks, b))
+        # slices of >= 2 rows: oneDNN takes another kernel for a batch of one, whose
+        # float32 bits differ from the batched one (slices must match the whole batch)
+        chunks = max(1, min(chunks, b // 2))
         edges = [round(i * b / chunks) for i in range(chunks + 1)]
         self.slices = list(zip(edges[:-1], edges[1:], strict=True))
         self.threads = max(1, threads)
-        self.pool = self.futs = None
+        self.pool = None
         self.adaptive = len(self.slices) > 1 and t.device.type == "cpu"
         self.mode = "serial" if self.adaptive or len(self.slices) == 1 else "pool"
         self.times: dict[str, list[float]] = {"serial": [], "pool": []}
         self.layer, self.last = 0, None
         self._set_threads()
+
+    def load(self, t: torch.Tensor) -> None:
+        """Start over from the tangents ``t`` (same shape), keeping the mode, its timings
+        and the pool (the stable method pushes a new Q every group of layers)."""
+        self._wait()
+        self.state = _Tangents(t, self.k)
+        self.mf = self.state.mf
 
     def _set_threads(self) -> None:
         if self.adaptive:
@@ -322,10 +333,11 @@ class _Engine:
         while limit is None or done < limit:
             want = self.block if limit is None else min(self.block, limit - done)
             block = []
-            with _single_thread(self.threads > 1 and self.mode == "serial"):
+            with _single_thread(self.adaptive and self.threads > 1 and self.mode == "serial"):
                 for w, b in layers:
                     x, d = _primal_step(x, w, b, act)
-                    w_t = w.to(dtype)
+                    # the kernel in the conv's layout: oneDNN otherwise converts it per call
+                    w_t = w.to(dtype).contiguous(memory_format=self.mf)
                     block.append((w_t, d.to(dtype)[None].contiguous(memory_format=self.mf)))
                     if len(block) == want:
                         break
@@ -349,11 +361,17 @@ class _Engine:
             self.futs = None
             self.state.flip()
 
-    def result(self) -> torch.Tensor:
+    def result(self, close: bool = True) -> torch.Tensor:
+        """T after the layers pushed so far; ``close``: also retire the thread pool."""
         self._wait()
+        if close:
+            self.close()
+        return self.state.result()
+
+    def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
-        return self.state.result()
+            self.pool = None
 
 
 class _single_thread:

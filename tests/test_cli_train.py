@@ -187,7 +187,7 @@ def test_correlate_fixed_q_star(tmp_path):
     assert "q_star" not in default
     # depth 8 at q* = 0.5 is far more nonlinear than at q* = 1/8: a wider spectrum
     assert fixed["var_sq_norm"].iloc[2] > 2 * default["var_sq_norm"].iloc[2]
-    for bad in ("0", "-1"):
+    for bad in ("0", "-1", "inf", "nan"):
         res = CliRunner().invoke(app, [*base, "--q-star", bad, "--out", str(tmp_path / "b")])
         assert res.exit_code == 2 and "--q-star" in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()

@@ -85,3 +85,75 @@ def test_pool_only_when_clearly_faster(monkeypatch):
         decided = [m for i, m in enumerate(seen[20:], 21) if i % 10 in (7, 8, 9, 0, 1, 2)]
         assert decided == [expect] * len(decided), (p, seen)
         eng.result()
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize(("k", "n"), [(1, 3), (5, 4), (5, 2), (7, 3), (3, 1)])
+def test_kernel_sizes_and_kernels_wider_than_the_image(dim, k, n):
+    # k = 1 (delta path only), r = 2 with n = 4, r = n (k = 5, n = 2 and k = 3, n = 1:
+    # the halo aliases the image), r > n (k = 7, n = 3: the fallback). Engine in float64
+    # with 2 forced pool slices vs the explicit conv matrices [T5]; O(1) values, 6 layers
+    # -> rounding ~1e-15, so 1e-10 catches any halo/indexing error.
+    c = 2
+    g = torch.Generator().manual_seed(k * 10 + n)
+    layers = []
+    for init in ("orth", "gaussian", "delta-orth", "gaussian", "orth", "delta-orth"):
+        layers += list(iter_block_layers(BlockSpec(1, c, n, k, dim, init, 1.2, 0.3), generator=g))
+    x0 = fixed_point_input(c, n, dim=dim, q_star=0.5, generator=torch.Generator().manual_seed(3))
+    nf = x0.numel()
+    t = torch.eye(nf, dtype=torch.float64).reshape((nf, c) + (n,) * dim)
+    eng = _Engine(t, k, torch.float64, 2, threads=1)
+    eng.adaptive, eng.mode = False, "pool"
+    eng.run(iter(layers), x0.double(), ConvStack.from_layers(layers, x0).activation, torch.float64)
+    dense = jacobian_dense(ConvStack.from_layers(layers, x0))
+    torch.testing.assert_close(eng.result().reshape(nf, nf).T, dense, rtol=0, atol=1e-10)
+
+
+def test_run_blocks_limits_and_groups_draw_every_layer_once():
+    # Depth 70 > two blocks of 32; `limit` crossing block boundaries (the stable method's
+    # groups of 20 and 7 layers) must neither skip nor repeat a layer: both the stable
+    # spectrum and the forward one equal the dense SVD (float64, N = 16).
+    from spectra.jacobian import spectrum
+
+    # orthogonal kernels at a small q*: near-isometric, so the dense float64 SVD (whose
+    # relative error is eps x condition number) is itself accurate to ~1e-14
+    g = torch.Generator().manual_seed(4)
+    layers = []
+    for i in range(70):
+        init = "orth" if i % 3 else "delta-orth"
+        layers += list(iter_block_layers(BlockSpec(1, 4, 4, 3, 1, init, 1.0, 0.05), generator=g))
+    x0 = fixed_point_input(4, 4, dim=1, q_star=0.05, generator=torch.Generator().manual_seed(8))
+    stack = ConvStack.from_layers(layers, x0)
+    ref = torch.linalg.svdvals(jacobian_dense(stack)).log().numpy()
+    from spectra.jacobian import stable_spectrum
+
+    for group in (20, 7):
+        logs, info = stable_spectrum(stack, group=group)
+        assert info["qr_steps"] == -(-70 // group)
+        torch.testing.assert_close(torch.tensor(logs), torch.tensor(ref), rtol=0, atol=1e-9)
+    fwd = spectrum(stack, "forward", dtype=torch.float64).log_singular_values
+    torch.testing.assert_close(torch.tensor(fwd), torch.tensor(ref), rtol=0, atol=1e-9)
+
+
+def test_slices_have_at_least_two_rows():
+    # A batch of one takes a different oneDNN kernel (other float32 bits): never sliced so.
+    t = torch.zeros(5, 1, 2, 2)
+    eng = _Engine(t, 3, torch.float32, 8, threads=2)
+    assert min(hi - lo for lo, hi in eng.slices) >= 2 and eng.slices[-1][1] == 5
+    eng.result()
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_caller_tangents_are_not_overwritten(dim):
+    # The ping-pong buffers are written in turn; a contiguous float64 input (1D: no layout
+    # change, so no implicit copy) must still come back untouched.
+    from spectra.lanczos import JacobianOperator
+
+    layers = _mixed_layers(dim, 3, 5, seed=2)
+    x0 = fixed_point_input(3, 4, dim=dim, q_star=0.3, generator=torch.Generator().manual_seed(1))
+    op = JacobianOperator(ConvStack.from_layers(layers, x0), dtype=torch.float64)
+    v = torch.randn((2, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    keep = v.clone()
+    op.jvp(v)
+    op.vjp(v)
+    assert torch.equal(v, keep)

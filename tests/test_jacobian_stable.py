@@ -128,3 +128,41 @@ def test_final_step_refuses_rather_than_underflow(monkeypatch):
     lt.C = torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=torch.float64)
     with pytest.raises(FloatingPointError):
         jacobian_stable.jacobi_log_singular_values(lt, max_sweeps=0)
+
+
+@pytest.mark.slow
+def test_bottom_pair_is_ill_conditioned_in_the_layers_for_some_draws():
+    # Documents a limit of every float64 route (README, "Exactness checks"): at depth 200,
+    # N = 8, critical Gaussian (the acceptance-4 setting of tests/test_jacobian.py with
+    # seed 7), multiplying each float64 layer matrix by (1 + 1e-15 noise) moves the two
+    # smallest log singular values of the *exact* (mpmath, 120 digits) product by
+    # > 1e-3 nats in opposite directions, while the top six and the sum stay put to
+    # 1e-9. So no float64 method can promise 1e-6 there; `stable` errs by ~0.09 nats.
+    import mpmath
+
+    depth = 200
+    sw, sb, q = operating_point(depth)
+    spec = BlockSpec(depth, 2, 4, 3, 1, "gaussian", sw, sb)  # as tests/test_jacobian.py
+    layers = list(iter_block_layers(spec, generator=torch.Generator().manual_seed(7)))
+    x0 = fixed_point_input(2, 4, dim=1, q_star=q, generator=torch.Generator().manual_seed(99))
+    stack = ConvStack.from_layers(layers, x0, "tanh")
+    mp = mpmath.mp
+    mp.dps = 120  # the product spans 186 nats = 81 decades
+
+    def exact(noise: float, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        x = stack.x0.reshape(-1).double()
+        j = mp.eye(stack.n_features)
+        for w, b in stack.layers():
+            m = conv_matrix(w.double(), stack.size)
+            h = m @ x + b.double().repeat_interleave(stack.size**stack.dim)
+            a = (stack.activation.torch_dphi(h)[:, None] * m).numpy()
+            j = mp.matrix((a * (1 + noise * rng.standard_normal(a.shape))).tolist()) * j
+            x = stack.activation.torch_phi(h)
+        s = mp.svd_r(j, compute_uv=False)
+        return np.sort([float(mp.log(v)) for v in s])[::-1]
+
+    ref = exact(0.0, 0)
+    moved = exact(1e-15, 1) - ref
+    assert np.max(np.abs(moved[:6])) < 1e-9 and abs(moved.sum()) < 1e-9
+    assert abs(moved[6]) > 1e-3 and abs(moved[7]) > 1e-3

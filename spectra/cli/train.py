@@ -220,8 +220,10 @@ def correlate_cmd(
         lr_scaling=lr_scaling,
     )
     if q_star is not None:
-        if not q_star > 0:
-            raise SpectraError(f"--q-star must be > 0, got {q_star}")
+        import math
+
+        if not (q_star > 0 and math.isfinite(q_star)):
+            raise SpectraError(f"--q-star must be a finite number > 0, got {q_star}")
         base["q_star"] = q_star
     from ..train import TrainConfig
 
