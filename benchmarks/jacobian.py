@@ -120,15 +120,20 @@ def _block(layers, x0, dtype, device):
     return blk, x0.to(device=device, dtype=dtype)
 
 
-def time_jacfwd(layers, x0, dtype, device) -> float:
-    blk, x = _block(layers, x0, dtype, device)
-    f = torch.func.jacfwd(lambda z: blk(z[None])[0])
+def _time_jacfwd_of(module, x, device) -> float:
+    """Seconds of ``torch.func.jacfwd`` (+ vmap) of ``module`` at the one image ``x``."""
+    f = torch.func.jacfwd(lambda z: module(z[None])[0])
     with torch.no_grad():
         _sync(device)
         t = time.perf_counter()
         f(x)
         _sync(device)
     return time.perf_counter() - t
+
+
+def time_jacfwd(layers, x0, dtype, device) -> float:
+    blk, x = _block(layers, x0, dtype, device)
+    return _time_jacfwd_of(blk, x, device)
 
 
 def time_autograd(layers, x0, dtype, device) -> float:
@@ -197,14 +202,7 @@ def time_jacfwd_plain(layers, x0, dtype, device) -> float:
         conv.bias.data.copy_(b)
         mods += [conv, nn.Tanh()]
     net = nn.Sequential(*mods).to(device=device, dtype=dtype)
-    x = x0.to(device=device, dtype=dtype)
-    f = torch.func.jacfwd(lambda z: net(z[None])[0])
-    with torch.no_grad():
-        _sync(device)
-        t = time.perf_counter()
-        f(x)
-        _sync(device)
-    return time.perf_counter() - t
+    return _time_jacfwd_of(net, x0.to(device=device, dtype=dtype), device)
 
 
 def time_conv_floor(c, n, k, depth, dtype, device) -> float:

@@ -39,7 +39,6 @@ from .jacobian_engine import (  # noqa: F401  (internal names used by spectra.la
     _is_delta,
     _layers_on,
     _primal_step,
-    _Pusher,
     _threads,
     tune_allocator,
 )

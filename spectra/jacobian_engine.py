@@ -54,58 +54,6 @@ def _is_delta(w: torch.Tensor) -> bool:
     return not bool(taps.any())
 
 
-class _Pusher:
-    """Pushes a tangent batch T (B, c, *n) through one layer: phi'(h) * conv(T; W) [T22].
-
-    Keeps a preallocated halo buffer (channels-last in 2D: oneDNN's fast layout) so the
-    per-layer cost is one copy into the buffer, one conv, one in-place multiply by
-    phi'(h) held in the same memory layout (a broadcast multiply across layouts was
-    measured 20x slower). A kernel with zero off-centre taps is a 1x1 contraction.
-    """
-
-    def __init__(self, batch: int, c: int, n: int, dim: int, k: int, dtype, device) -> None:
-        self.dim, self.r, self.n = dim, k // 2, n
-        self.buf = None
-        self.mf = torch.channels_last if dim == 2 else torch.contiguous_format
-        if self.r and self.r <= n:
-            shape = (batch, c) + (n + 2 * self.r,) * dim
-            self.buf = torch.empty(shape, dtype=dtype, device=device, memory_format=self.mf)
-
-    def _pad(self, t: torch.Tensor) -> torch.Tensor:
-        r, n, b = self.r, self.n, self.buf
-        if b is None or b.shape[0] != t.shape[0]:
-            from .network import circular_pad
-
-            return circular_pad(t, r, self.dim)
-        if self.dim == 1:
-            b[..., r : r + n] = t
-            b[..., :r] = t[..., n - r :]
-            b[..., r + n :] = t[..., :r]
-            return b
-        b[:, :, r : r + n, r : r + n] = t
-        b[:, :, :r, r : r + n] = t[:, :, n - r :, :]
-        b[:, :, r + n :, r : r + n] = t[:, :, :r, :]
-        b[:, :, :, :r] = b[:, :, :, n : n + r]
-        b[:, :, :, r + n :] = b[:, :, :, r : 2 * r]
-        return b
-
-    def conv(self, t: torch.Tensor, w: torch.Tensor, delta: bool) -> torch.Tensor:
-        """conv(T; W) without bias, (B, c_in, *n) -> (B, c_out, *n)."""
-        if delta:
-            centre = w[(slice(None), slice(None)) + (self.r,) * self.dim]
-            if self.dim == 2:  # channels-last (B, n, n, c) is one (B n^2, c) GEMM
-                tl = t.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
-                out = tl.reshape(-1, tl.shape[-1]) @ centre.T
-                return out.reshape(*tl.shape[:3], w.shape[0]).permute(0, 3, 1, 2)
-            return torch.matmul(centre, t)
-        conv = F.conv1d if self.dim == 1 else F.conv2d
-        return conv(self._pad(t), w)
-
-    def step(self, t: torch.Tensor, w: torch.Tensor, dphi: torch.Tensor, delta: bool):
-        out = self.conv(t, w, delta).contiguous(memory_format=self.mf)
-        return out.mul_(dphi[None].contiguous(memory_format=self.mf))
-
-
 class _Tangents:
     """The tangent batch (B, c, *n), pushed layer by layer [T22], whole or by batch slices.
 
@@ -117,7 +65,8 @@ class _Tangents:
     layer (measured 2.2 vs 2.4 ms per layer at B = 1024, c = 16, n = 8, float32).
     Delta kernels (all off-centre taps zero) are one (B n^d, c) x (c, c) GEMM between two
     plain buffers instead; the state moves between the two forms only when the kernel
-    kind changes. Kernels wider than the image (r > n) fall back to :class:`_Pusher`.
+    kind changes. Kernels wider than the image (r > n, taps alias) take the plain form and
+    :func:`spectra.network.circular_conv` (an index-gather pad).
     Batch slices are contiguous views of the same buffers, so threads can push disjoint
     slices of one layer concurrently (:meth:`push`), then :meth:`flip` once.
     """
@@ -131,8 +80,6 @@ class _Tangents:
         self.halo: list[torch.Tensor] = []
         self.form, self.i = "plain", 0
         self.wide = self.r > self.n
-        if self.wide:
-            self.fallback = _Pusher(t.shape[0], t.shape[1], self.n, self.dim, k, t.dtype, t.device)
 
     # ------------------------------------------------------------------ the two forms
     def _interior(self, b: torch.Tensor) -> torch.Tensor:
@@ -187,8 +134,10 @@ class _Tangents:
             self._fill_halo(dst)
             return
         t, dst = self.plain[src][lo:hi], self.plain[j]
-        if self.wide:
-            dst[lo:hi] = self.fallback.step(t, w, dphi[0], delta)
+        if self.wide and not delta:
+            from .network import circular_conv
+
+            torch.mul(circular_conv(t, w), dphi, out=dst[lo:hi])
             return
         centre = w[(slice(None), slice(None)) + (self.r,) * self.dim]
         if self.dim == 2:  # channels-last (B, n, n, c) is one (B n^2, c) GEMM
