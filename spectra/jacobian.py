@@ -34,14 +34,7 @@ import torch
 
 from .activations import Activation, get_activation
 from .errors import SpectraError
-from .jacobian_engine import (  # noqa: F401  (internal names used by spectra.lanczos)
-    _Engine,
-    _is_delta,
-    _layers_on,
-    _primal_step,
-    _threads,
-    tune_allocator,
-)
+from .jacobian_engine import _Engine, _layers_on, _threads, tune_allocator
 
 __all__ = [
     "METHODS",

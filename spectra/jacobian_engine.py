@@ -239,12 +239,9 @@ class _Engine:
                 self.pool = None
             self.last = None  # the switch itself is not timed
 
-    def step(self, w: torch.Tensor, dphi: torch.Tensor) -> None:
-        """Queue one layer, ``dphi`` (c, *n). In pool mode this returns at once; the
-        previous layer is awaited first. (:meth:`run` is the fast way through a stack.)"""
-        self._push(w, dphi[None].contiguous(memory_format=self.mf), _is_delta(w))
-
     def _push(self, w: torch.Tensor, dphi: torch.Tensor, delta: bool) -> None:
+        """Queue one layer (``dphi`` (1, c, *n) in the batch's layout). In pool mode this
+        returns at once; the previous layer is awaited first."""
         if self.adaptive:
             self._choose()
         self._wait()

@@ -151,6 +151,8 @@ class TrainConfig:
             raise SpectraError(f"eval_size must be >= 1, got {self.eval_size}")
         if self.q_star is not None and (self.sigma_w is not None or self.sigma_b is not None):
             raise SpectraError("give either q_star or sigma_w/sigma_b, not both")
+        if self.q_star is not None and not (self.q_star > 0 and math.isfinite(self.q_star)):
+            raise SpectraError(f"q_star must be a finite number > 0, got {self.q_star}")
 
     def identity(self) -> dict:
         """The fields that must match for a folder to be resumed (all but ``steps``)."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from spectra.jacobian import ConvStack, jacobian_dense
-from spectra.jacobian_engine import _Engine, _primal_step
+from spectra.jacobian_engine import _Engine
 from spectra.network import BlockSpec, fixed_point_input, iter_block_layers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,10 +37,8 @@ def _push(layers, x0, dtype, *, chunks, mode=None, probe=None):
         eng.adaptive, eng.mode = False, mode
     if probe is not None:
         eng.probe_every, eng.probe_len = probe
-    x = x0.double()
-    for w, b in layers:
-        x, d = _primal_step(x, w.double(), b.double(), ConvStack.from_layers(layers, x0).activation)
-        eng.step(w.to(dtype), d.to(dtype))
+    act = ConvStack.from_layers(layers, x0).activation
+    eng.run(((w.double(), b.double()) for w, b in layers), x0.double(), act, dtype)
     return eng.result().reshape(nf, nf)
 
 
