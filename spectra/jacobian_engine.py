@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activation
+from .factored import NativePush, NativeRun, native_supported
 
 __all__ = ["tune_allocator"]
 
@@ -97,10 +98,11 @@ class _Tangents:
         b[:, :, :, :r] = b[:, :, :, n : n + r]
         b[:, :, :, r + n :] = b[:, :, :, r : 2 * r]
 
-    def prepare(self, delta: bool) -> None:
+    def prepare(self, delta: bool, native: bool = False) -> None:
         """Move the state into the form the next layer needs (halo for a k x k conv,
-        plain for a delta kernel or r > n). Called once per layer, before any push."""
-        want = "plain" if delta or self.wide else "halo"
+        plain for a delta kernel, a native factored push or r > n). Called once per
+        layer, before any push."""
+        want = "plain" if delta or native or self.wide else "halo"
         if want == "plain" and self.plain[1 - self.i] is None:
             self.plain[1 - self.i] = torch.empty_like(
                 self.plain[self.i] if self.form == "plain" else self._interior(self.halo[self.i]),
@@ -122,10 +124,16 @@ class _Tangents:
         self.form = want
 
     # ------------------------------------------------------------------ one layer
-    def push(self, w: torch.Tensor, dphi: torch.Tensor, delta: bool, lo: int, hi: int) -> None:
+    def push(self, w, dphi: torch.Tensor, delta: bool, lo: int, hi: int, scratch=None) -> None:
         """Batch rows lo:hi of T <- phi'(h) * conv(T; W); ``dphi`` (1, c, *n) in this
-        batch's memory layout. Writes buffer ``1 - i`` only."""
+        batch's memory layout; ``w`` the kernel in the conv's layout, or a
+        :class:`spectra.factored.NativeRun` of one or more layers (plain form; ``scratch``
+        its work area, one per concurrent caller). Writes buffer ``1 - i`` only."""
         src, j = self.i, 1 - self.i
+        if isinstance(w, NativeRun):  # dphi: inside the run
+            sc = w.scratch() if scratch is None else scratch
+            w(self.plain[src], self.plain[j], lo, hi, sc)
+            return
         if self.form == "halo":
             conv = F.conv1d if self.dim == 1 else F.conv2d
             out = conv(self.halo[src][lo:hi], w)
@@ -183,7 +191,7 @@ class _Engine:
     prefer_serial = 0.8
 
     def __init__(self, t: torch.Tensor, k: int, dtype, chunks: int, threads: int = 1) -> None:
-        self.k, self.futs = k, None
+        self.k, self.futs, self.scratch = k, None, None
         self.load(t)
         b = t.shape[0]
         # slices of >= 2 rows: oneDNN takes another kernel for a batch of one, whose
@@ -239,7 +247,7 @@ class _Engine:
                 self.pool = None
             self.last = None  # the switch itself is not timed
 
-    def _push(self, w: torch.Tensor, dphi: torch.Tensor, delta: bool) -> None:
+    def _push(self, w, dphi: torch.Tensor, delta: bool) -> None:
         """Queue one layer (``dphi`` (1, c, *n) in the batch's layout). In pool mode this
         returns at once; the previous layer is awaited first."""
         if self.adaptive:
@@ -251,11 +259,34 @@ class _Engine:
             st.push(w, dphi, delta, 0, self.slices[-1][1])
             st.flip()
             return
+        self._submit(st.push, [(w, dphi, delta, lo, hi) for lo, hi in self.slices])
+
+    def _submit(self, fn, calls) -> None:
         if self.pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self.pool = ThreadPoolExecutor(len(self.slices))
-        self.futs = [self.pool.submit(st.push, w, dphi, delta, lo, hi) for lo, hi in self.slices]
+        self.futs = [self.pool.submit(fn, *args) for args in calls]
+
+    def _push_native(self, w: NativeRun) -> None:
+        """Factored orth layers: the native kernel, which holds the GIL for none of its
+        work, on every batch slice at once (one pool thread each; no intra-op threads, so
+        no mode choice). The same bits for any slicing: images are independent."""
+        self._wait()
+        self.last = None  # not a conv layer's time for the serial/pool chooser
+        st = self.state
+        st.prepare(False, native=True)
+        if self.scratch is None or self.scratch[0].numel() != 4 * w.img:
+            self.scratch = [w.scratch() for _ in self.slices]
+        if len(self.slices) == 1:
+            st.push(w, None, False, *self.slices[0], self.scratch[0])
+            st.flip()
+            return
+        args = [
+            (w, None, False, lo, hi, sc)
+            for (lo, hi), sc in zip(self.slices, self.scratch, strict=True)
+        ]
+        self._submit(st.push, args)
 
     def run(
         self,
@@ -280,21 +311,36 @@ class _Engine:
             want = self.block if limit is None else min(self.block, limit - done)
             block = []
             with _single_thread(self.adaptive and self.threads > 1 and self.mode == "serial"):
-                for w, b in layers:
+                for layer in layers:
+                    w, b = layer
                     x, d = _primal_step(x, w, b, act)
-                    # the kernel in the conv's layout: oneDNN otherwise converts it per call
-                    w_t = w.to(dtype).contiguous(memory_format=self.mf)
+                    factors = getattr(layer, "factors", None)
+                    if native_supported(factors, dtype, x.device, x.ndim - 1):
+                        w_t = NativePush(factors, dtype, x.shape[-1])
+                    else:
+                        # the kernel in the conv's layout: oneDNN otherwise converts it per call
+                        w_t = w.to(dtype).contiguous(memory_format=self.mf)
                     block.append((w_t, d.to(dtype)[None].contiguous(memory_format=self.mf)))
                     if len(block) == want:
                         break
-                delta = [_is_delta(w_t) for w_t, _ in block]
+                delta = [not isinstance(w_t, NativePush) and _is_delta(w_t) for w_t, _ in block]
             if not block:
                 break
             self.last = None  # the block's primal steps are not a layer's push time
-            for (w_t, dphi), dl in zip(block, delta, strict=True):
-                self._push(w_t, dphi, dl)
+            i = 0
+            while i < len(block):
+                w_t, dphi = block[i]
+                if isinstance(w_t, NativePush):  # consecutive native layers: one run
+                    j = i + 1
+                    while j < len(block) and getattr(block[j][0], "key", None) == w_t.key:
+                        j += 1
+                    self._push_native(NativeRun(*zip(*block[i:j], strict=True)))
+                else:
+                    self._push(w_t, dphi, delta[i])
+                    j = i + 1
                 if progress is not None:
-                    progress(1)
+                    progress(j - i)
+                i = j
             done += len(block)
             if len(block) < want:
                 break
@@ -369,5 +415,10 @@ def _primal_step(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, act: Activat
 
 
 def _layers_on(stack, device) -> Iterator[Layer]:
-    for w, b in stack.layers():
-        yield w.to(device=device, dtype=torch.float64), b.to(device=device, dtype=torch.float64)
+    """The stack's layers in float64 on ``device``; factored ones keep their factors."""
+    from .factored import FactoredLayer
+
+    for layer in stack.layers():
+        w, b = (t.to(device=device, dtype=torch.float64) for t in layer)
+        factors = getattr(layer, "factors", None)
+        yield (w, b) if factors is None else FactoredLayer(w, b, factors)

@@ -234,16 +234,11 @@ def _shift_factor(kern: torch.Tensor, p: torch.Tensor, axis: int) -> torch.Tenso
     return shifted + (p @ diff).reshape(shifted.shape)
 
 
-def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
-    """Algorithm 1 ([T8]) in float64: weight of shape ``(c_out, c_in) + (k,)*dim``.
-
-    K = H0 (first c_in columns of a Haar matrix), then k - 1 times K <- B_{P,Q} □ K with
-    the symbol (P + (I - P) z_1)(Q + (I - Q) z_2) (1D: P + (I - P) z), each factor applied
-    as one GEMM by :func:`_shift_factor`. All randomness is drawn in three batched calls:
-    Gaussian matrices (one batched QR gives H0 and the bases U of the projections), and
-    the coins of the ranks rho ~ Bin(c_out, 1/2). A projection only depends on the span of
-    U's first rho columns, which is uniform without the QR sign fix; H0 gets the fix.
-    """
+def _orth_draw(c_out: int, k: int, dim: int, g):
+    """The random draws of Algorithm 1 ([T8]), float64: ``h0`` (c_out, c_out) Haar (sign-
+    fixed), ``u`` (nproj, c_out, c_out) orthogonal bases, ``rho`` (nproj,) ranks
+    ~ Bin(c_out, 1/2), nproj = (k - 1) * dim; projection j is U_j[:, :rho_j] U_j[:, :rho_j]^T.
+    Three batched calls: Gaussian matrices (one batched QR gives H0 and the U), coins."""
     nproj = (k - 1) * dim
     dev = _gen_device(g)
     gauss = torch.randn(1 + nproj, c_out, c_out, generator=g, dtype=torch.float64, device=dev)
@@ -251,15 +246,35 @@ def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
     q, r = torch.linalg.qr(gauss)
     d = torch.sign(torch.diagonal(r[0]))
     h0 = q[0] * torch.where(d == 0, torch.ones_like(d), d)
+    return h0, q[1:], (coins < 0.5).sum(dim=1)
+
+
+def _orth_order(k: int, dim: int) -> list[tuple[int, int]]:
+    """(projection index, axis) of Algorithm 1's factors in the order they are applied."""
+    return [(step * dim + axis, axis) for step in range(k - 1) for axis in reversed(range(dim))]
+
+
+def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
+    """Algorithm 1 ([T8]) in float64: weight of shape ``(c_out, c_in) + (k,)*dim``.
+
+    K = H0 (first c_in columns of a Haar matrix), then k - 1 times K <- B_{P,Q} □ K with
+    the symbol (P + (I - P) z_1)(Q + (I - Q) z_2) (1D: P + (I - P) z), each factor applied
+    as one GEMM by :func:`_shift_factor`. A projection only depends on the span of U's
+    first rho columns, which is uniform without the QR sign fix; H0 gets the fix. The
+    same draws in factored form: :func:`spectra.factored.orth_kernel_factored`.
+    """
+    return _orth_dense(*_orth_draw(c_out, k, dim, g), c_in, k, dim)
+
+
+def _orth_dense(h0, u, rho, c_in: int, k: int, dim: int) -> torch.Tensor:
+    """The dense Algorithm-1 kernel from the draws of :func:`_orth_draw`."""
+    c_out = h0.shape[0]
     kern = h0[:, :c_in].reshape((c_out,) + (1,) * dim + (c_in,))
-    if nproj:
-        rho = (coins < 0.5).sum(dim=1, keepdim=True)  # (nproj, 1)
-        mask = (torch.arange(c_out, device=dev) < rho).to(torch.float64)  # first rho columns
-        u = q[1:]
+    if len(rho):
+        mask = (torch.arange(c_out, device=u.device) < rho[:, None]).to(torch.float64)
         proj = (u * mask[:, None, :]) @ u.transpose(1, 2)  # U diag(mask) U^T, (nproj, c, c)
-        for step in range(k - 1):
-            for axis in reversed(range(dim)):  # B = (P-factor on axis 0)(Q-factor on axis 1)
-                kern = _shift_factor(kern, proj[step * dim + axis], axis)
+        for j, axis in _orth_order(k, dim):  # B = (P-factor on axis 0)(Q-factor on axis 1)
+            kern = _shift_factor(kern, proj[j], axis)
     return torch.movedim(kern, -1, 1)
 
 

@@ -140,25 +140,37 @@ def iter_block_layers(
     """Yield ``(weight, bias)`` for layers 1..depth, drawn lazily in float64 then cast.
 
     weight: (c, c, *(k,)*dim) from :func:`spectra.kernels.conv_kernel` at ``sigma_w`` [T3],
-    [T8], [T9]; bias: (c,) ~ N(0, sigma_b^2) [T3]. Memory: one layer at a time.
+    [T8], [T9]; bias: (c,) ~ N(0, sigma_b^2) [T3]. Memory: one layer at a time. ``orth``
+    layers come as :class:`spectra.factored.FactoredLayer` (unpacks as the pair, and
+    carries the same kernel in factored form for the Jacobian engine).
     """
+    from .factored import FactoredLayer, orth_kernel_factored
     from .kernels import conv_kernel
 
     c = spec.channels
     for _ in range(spec.depth):
-        w = conv_kernel(
-            spec.init,
-            c,
-            c,
-            spec.kernel,
-            dim=spec.dim,
-            sigma_w=spec.sigma_w,
-            generator=generator,
-            dtype=torch.float64,
-        )
+        factors = None
+        if spec.init == "orth":  # the same draws, also in factored form (spectra.factored)
+            w, factors = orth_kernel_factored(
+                c, spec.kernel, dim=spec.dim, sigma_w=spec.sigma_w, generator=generator
+            )
+        else:
+            w = conv_kernel(
+                spec.init,
+                c,
+                c,
+                spec.kernel,
+                dim=spec.dim,
+                sigma_w=spec.sigma_w,
+                generator=generator,
+                dtype=torch.float64,
+            )
         dev = generator.device if generator is not None else None
         b = torch.randn(c, generator=generator, dtype=torch.float64, device=dev) * spec.sigma_b
-        yield w.to(dtype), b.to(dtype)
+        if factors is None:
+            yield w.to(dtype), b.to(dtype)
+        else:
+            yield FactoredLayer(w.to(dtype), b.to(dtype), factors)
 
 
 def fixed_point_input(

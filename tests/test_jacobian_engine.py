@@ -8,6 +8,7 @@ import time
 import pytest
 import torch
 
+from spectra.factored import native_available
 from spectra.jacobian import ConvStack, jacobian_dense
 from spectra.jacobian_engine import _Engine
 from spectra.network import BlockSpec, fixed_point_input, iter_block_layers
@@ -61,6 +62,39 @@ def test_modes_slices_and_forms_agree_bit_for_bit(dim, dtype):
         # N = 64 (or 16) -> float64 rounding ~1e-14, so 1e-10 catches any layout error.
         dense = jacobian_dense(ConvStack.from_layers(layers, x0))
         torch.testing.assert_close(whole.T, dense, rtol=0, atol=1e-10)
+
+
+@pytest.mark.skipif(not native_available(), reason="native kernel not built")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_layers_between_halo_and_plain_forms(dtype):
+    # c = 16: the orth layers take the native factored push (plain form), the Gaussian
+    # ones the halo conv, the delta-orth ones the GEMM: every form change, in every mode
+    # and slicing, with the same bits; float64 vs the explicit conv matrices to 1e-10.
+    c = 16
+    layers = _mixed_layers(2, c, 11, seed=7)
+    assert any(hasattr(layer, "factors") for layer in layers)
+    x0 = fixed_point_input(c, 3, q_star=0.4, generator=torch.Generator().manual_seed(5))
+    nf = x0.numel()
+    runs = []
+    for chunks, mode, probe in (
+        (1, None, None),
+        (3, "pool", None),
+        (3, "serial", None),
+        (2, None, (3, 1)),
+    ):
+        t = torch.eye(nf, dtype=dtype).reshape(nf, c, 3, 3)
+        eng = _Engine(t, 3, dtype, chunks, threads=1)
+        if mode is not None:
+            eng.adaptive, eng.mode = False, mode
+        if probe is not None:
+            eng.probe_every, eng.probe_len = probe
+        act = ConvStack.from_layers(layers, x0).activation
+        eng.run(iter(layers), x0.double(), act, dtype)
+        runs.append(eng.result().reshape(nf, nf))
+    assert all(torch.equal(runs[0], r) for r in runs[1:])
+    if dtype == torch.float64:
+        dense = jacobian_dense(ConvStack.from_layers(layers, x0))
+        torch.testing.assert_close(runs[0].T, dense, rtol=0, atol=1e-10)
 
 
 def test_pool_only_when_clearly_faster(monkeypatch):

@@ -1,0 +1,112 @@
+/* One layer of tangent pushes through an orthogonal kernel in Algorithm 1's factored form.
+ *
+ * The kernel of Algorithm 1 ([T8]) is K = A_S ... A_1 H0 with 2-tap factors
+ * A_j = P_j + (I - P_j) z_{axis_j}; writing P_j = O_j diag(1_{r_j}, 0) O_j^T (O_j orthogonal),
+ * A_j = O_j Pi_j O_j^T where Pi_j keeps the first r_j coordinates and takes the others from
+ * the neighbouring pixel along axis_j. So one circular conv with K is S + 1 channel
+ * mixes M_0 = O_1^T H0, M_j = O_{j+1}^T O_j, M_S = sigma_w O_S, with the pixel shifts in
+ * between: (S + 1) c^2 multiply-adds per pixel instead of k^dim c^2 (5 vs 9 for 3 x 3).
+ *
+ * Layout: tangents (images, pixels, c) (torch's channels-last), float32 or float64.
+ * One layer l:  y_img[outidx[p]] = d_l[outidx[p]] * (M_S Pi_S ... M_1 Pi_1 M_0 x_img)(p)
+ * Stage s reads coordinate k of its input from pixel p when k < ranks[l][s], else from
+ * pixel shifts[s][p] (stage 0: ranks = c, no shift). Mt[l][s] holds M_s^T row-major, i.e.
+ * column k of M_s is the contiguous Mt[l][s][k][:]. The call pushes every image through
+ * ``nlayers`` consecutive layers while it sits in L1 (no pass over the whole batch per
+ * layer: measured 1.3 -> 0.9 ms per layer at 1024 images, c = 16, on 2 cores).
+ * scratch: 4 * npix * c elements. Images are independent: any split of [0, nimg) across
+ * threads gives the same bits.
+ *
+ * Written with GCC/Clang vector extensions (64-byte vectors: one AVX-512 register, two
+ * AVX2 ones), eight independent accumulators per step to cover the FMA latency; on x86-64
+ * GCC builds AVX-512, AVX2 and baseline clones and picks one at load time.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stddef.h>
+
+/* unaligned, may alias the element type: loads and stores straight from torch's buffers */
+typedef float vf __attribute__((vector_size(64), aligned(4), may_alias));
+typedef double vd __attribute__((vector_size(64), aligned(8), may_alias));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+/* one block of PB pixels starting at p0 of one stage; NV vectors per pixel (C = NV * lanes) */
+#define STAGE_BLOCK(T, V, NV, PB)                                                           \
+  do {                                                                                      \
+    V acc[PB][NV];                                                                          \
+    const T *xs[PB], *xt[PB];                                                               \
+    for (int q = 0; q < PB; q++) {                                                          \
+      for (int v = 0; v < NV; v++) acc[q][v] = (V){0};                                      \
+      xs[q] = x + (size_t)(p0 + q) * C;                                                     \
+      xt[q] = x + (size_t)shift[p0 + q] * C;                                                \
+    }                                                                                       \
+    for (int k = 0; k < r; k++) {                                                           \
+      const V *m = (const V *)(Mt + (size_t)k * C);                                         \
+      for (int q = 0; q < PB; q++)                                                          \
+        for (int v = 0; v < NV; v++) acc[q][v] += m[v] * xs[q][k];                          \
+    }                                                                                       \
+    for (int k = r; k < C; k++) {                                                           \
+      const V *m = (const V *)(Mt + (size_t)k * C);                                         \
+      for (int q = 0; q < PB; q++)                                                          \
+        for (int v = 0; v < NV; v++) acc[q][v] += m[v] * xt[q][k];                          \
+    }                                                                                       \
+    for (int q = 0; q < PB; q++) {                                                          \
+      if (d) {                                                                              \
+        size_t o = (size_t)outidx[p0 + q] * C;                                              \
+        for (int v = 0; v < NV; v++) ((V *)(y + o))[v] = acc[q][v] * ((const V *)(d + o))[v]; \
+      } else {                                                                              \
+        for (int v = 0; v < NV; v++) ((V *)(y + (size_t)(p0 + q) * C))[v] = acc[q][v];      \
+      }                                                                                     \
+    }                                                                                       \
+  } while (0)
+
+#define DEFINE_LAYER(NAME, T, V, C_, NV_, PB_)                                              \
+  static inline __attribute__((always_inline)) void NAME##_stage(                            \
+      const T *restrict x, T *restrict y, const T *restrict Mt,                           \
+                                  const int *restrict shift, int r, int npix,               \
+                                  const T *restrict d, const int *restrict outidx) {        \
+    enum { C = C_ };                                                                        \
+    int p0 = 0;                                                                             \
+    for (; p0 + PB_ <= npix; p0 += PB_) STAGE_BLOCK(T, V, NV_, PB_);                        \
+    for (; p0 < npix; p0++) STAGE_BLOCK(T, V, NV_, 1);                                      \
+  }                                                                                         \
+  CLONES void NAME(const T *in, T *out, long nimg, int npix, int nlayers, int nst,           \
+                   const T *Mt, const int *ranks, const int *shifts, const T *d,            \
+                   const int *outidx, T *scratch) {                                         \
+    size_t img = (size_t)npix * C_;                                                         \
+    T *stg[2] = {scratch, scratch + img}, *lay[2] = {scratch + 2 * img, scratch + 3 * img}; \
+    for (long im = 0; im < nimg; im++) {                                                    \
+      for (int l = 0; l < nlayers; l++) {                                                   \
+        const T *lin = l == 0 ? in + im * img : lay[(l - 1) & 1];                           \
+        T *lout = l == nlayers - 1 ? out + im * img : lay[l & 1];                           \
+        for (int s = 0; s < nst; s++) {                                                     \
+          int last = s == nst - 1;                                                          \
+          NAME##_stage(s == 0 ? lin : stg[(s - 1) & 1], last ? lout : stg[s & 1],           \
+                       Mt + ((size_t)l * nst + s) * C_ * C_, shifts + (size_t)s * npix,     \
+                       ranks[l * nst + s], npix, last ? d + l * img : NULL, outidx);        \
+        }                                                                                   \
+      }                                                                                     \
+    }                                                                                       \
+  }
+
+/* float32: 16 lanes per vector; float64: 8 lanes. NV * PB = 8 accumulators. */
+DEFINE_LAYER(orth_push_f32_c16, float, vf, 16, 1, 8)
+DEFINE_LAYER(orth_push_f32_c32, float, vf, 32, 2, 4)
+DEFINE_LAYER(orth_push_f32_c64, float, vf, 64, 4, 2)
+DEFINE_LAYER(orth_push_f64_c16, double, vd, 16, 2, 4)
+DEFINE_LAYER(orth_push_f64_c32, double, vd, 32, 4, 2)
+DEFINE_LAYER(orth_push_f64_c64, double, vd, 64, 8, 1)
+
+/* An importable (empty) module, so that the build and the package find it by name; the
+ * functions above are called through ctypes (spectra.factored). */
+static struct PyModuleDef native_module = {PyModuleDef_HEAD_INIT, "_native",
+                                           "Native tangent pushes (see spectra.factored).", -1,
+                                           NULL};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&native_module); }
