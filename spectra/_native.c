@@ -95,13 +95,16 @@ typedef double vd __attribute__((vector_size(64), aligned(8), may_alias));
     }                                                                                       \
   }
 
-/* float32: 16 lanes per vector; float64: 8 lanes. NV * PB = 8 accumulators. */
+/* float32: 16 lanes per vector; float64: 8 lanes. NV * PB = 8 accumulators (16 for
+ * float64 at c = 128). */
 DEFINE_LAYER(orth_push_f32_c16, float, vf, 16, 1, 8)
 DEFINE_LAYER(orth_push_f32_c32, float, vf, 32, 2, 4)
 DEFINE_LAYER(orth_push_f32_c64, float, vf, 64, 4, 2)
 DEFINE_LAYER(orth_push_f64_c16, double, vd, 16, 2, 4)
 DEFINE_LAYER(orth_push_f64_c32, double, vd, 32, 4, 2)
 DEFINE_LAYER(orth_push_f64_c64, double, vd, 64, 8, 1)
+DEFINE_LAYER(orth_push_f32_c128, float, vf, 128, 8, 1)
+DEFINE_LAYER(orth_push_f64_c128, double, vd, 128, 16, 1)
 
 /* An importable (empty) module, so that the build and the package find it by name; the
  * functions above are called through ctypes (spectra.factored). */

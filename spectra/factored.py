@@ -29,7 +29,7 @@ from .kernels import _as_generator, _check_sigma, _orth_dense, _orth_draw, _orth
 __all__ = ["OrthFactors", "FactoredLayer", "orth_kernel_factored", "native_available"]
 
 #: channel counts the native kernel is compiled for (64-byte vectors of channels)
-NATIVE_CHANNELS = (16, 32, 64)
+NATIVE_CHANNELS = (16, 32, 64, 128)
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,13 @@ def _index_maps(n: int, dim: int, kernel: int, axes: tuple[int, ...]):
     return torch.stack(shifts).to(torch.int32).contiguous(), out.to(torch.int32).contiguous()
 
 
+@lru_cache(maxsize=16)
+def _inverse_shifts(n: int, axes: tuple[int, ...]) -> torch.Tensor:
+    """int32 (len(axes), n^2): pixel p - e_axis for each axis (the adjoint's reads)."""
+    idx = torch.arange(n * n).reshape(n, n)
+    return torch.stack([torch.roll(idx, 1, dims=a).reshape(-1) for a in axes]).to(torch.int32)
+
+
 def native_supported(factors: OrthFactors | None, dtype, device, dim: int) -> bool:
     """Whether :class:`NativePush` can run this layer: CPU, float32/64, 2D, c in
     :data:`NATIVE_CHANNELS`, and the library built."""
@@ -157,15 +164,31 @@ def native_supported(factors: OrthFactors | None, dtype, device, dim: int) -> bo
 class NativePush:
     """One layer prepared for the native kernel: its channel mixes in ``dtype``, ranks and
     the pixel maps for images n x n. Calling it pushes batch rows through this layer
-    alone; :class:`NativeRun` pushes them through several consecutive layers at once."""
+    alone; :class:`NativeRun` pushes them through several consecutive layers at once.
 
-    def __init__(self, factors: OrthFactors, dtype, n: int) -> None:
+    ``adjoint``: the transposed conv instead (the VJP of [T23]): K^T = M_0^T Pi_1^T ...
+    Pi_S^T M_S^T R^T, where R^T gathers the output pixels back (stage 0 reads every
+    coordinate through that map) and Pi_j^T takes the shifted coordinates from the
+    neighbour on the other side; the result is not rolled, and is multiplied by the
+    ``dphi`` given with it (in the VJP chain: the previous layer's phi').
+    """
+
+    def __init__(self, factors: OrthFactors, dtype, n: int, adjoint: bool = False) -> None:
         c, self.n = factors.channels, n
         self.dtype, self.channels = dtype, c
-        self.mt = factors.mats.to(device="cpu", dtype=dtype).transpose(1, 2).contiguous()
-        self.ranks = torch.tensor((c,) + factors.ranks, dtype=torch.int32)
-        self.shifts, self.out = _index_maps(n, 2, factors.kernel, factors.axes)
-        self.key = (dtype, c, n, factors.kernel, factors.axes)
+        mats = factors.mats.to(device="cpu", dtype=dtype)
+        shifts, out = _index_maps(n, 2, factors.kernel, factors.axes)
+        if not adjoint:  # stage s multiplies by M_s: stored as M_s^T (columns contiguous)
+            self.mt = mats.transpose(1, 2).contiguous()
+            self.ranks = torch.tensor((c,) + factors.ranks, dtype=torch.int32)
+            self.shifts, self.out = shifts, out
+        else:  # stage s multiplies by M_{S-s}^T: stored as M_{S-s}
+            self.mt = mats.flip(0).contiguous()
+            self.ranks = torch.tensor((0,) + factors.ranks[::-1], dtype=torch.int32)
+            back = _inverse_shifts(n, factors.axes[::-1])
+            self.shifts = torch.cat([out[None], back]).contiguous()
+            self.out = shifts[0].clone()  # the identity
+        self.key = (dtype, c, n, factors.kernel, factors.axes, adjoint)
         self.img = c * n * n
 
     def scratch(self) -> torch.Tensor:

@@ -31,10 +31,14 @@ class JacobianOperator:
     """``J v`` and ``J^T u`` for batches (p, c, *n) of a :class:`spectra.jacobian.ConvStack`.
 
     One streamed traversal at construction stores per layer W (in ``dtype``), its adjoint
-    kernel, phi'(h^l) and whether the kernel is a delta (1x1 fast path).
+    kernel, phi'(h^l) and whether the kernel is a delta (1x1 fast path); orth layers that
+    carry Algorithm 1's factors (:mod:`spectra.factored`) are stored instead as native
+    forward and adjoint pushes, and consecutive ones run as one :class:`NativeRun` per
+    direction (batch slices on ``torch.get_num_threads()`` threads).
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
+        from .factored import NativePush, native_supported
         from .jacobian_engine import _is_delta, _layers_on, _primal_step, _single_thread
 
         self.device = torch.device(device or "cpu")
@@ -47,18 +51,72 @@ class JacobianOperator:
         # drawing kernels and primal steps are tiny ops: one intra-op thread (measured
         # 28 s -> 3.8 s for 1000 orth layers at c = 64 on 2 cores)
         with _single_thread(self.device.type == "cpu"):
-            for w, b in _layers_on(stack, self.device):
+            for layer in _layers_on(stack, self.device):
+                w, b = layer
                 x, d = _primal_step(x, w, b, stack.activation)
-                w_adj = w.transpose(0, 1).flip(dims)  # adjoint of circular cross-correlation
                 # phi' stored as (1, c, *n) in the tangents' memory layout (a multiply
                 # across layouts was measured 20x slower than within one)
                 d = d.to(dtype)[None].contiguous(memory_format=mf)
-                # kernels in the conv's own layout: oneDNN otherwise converts them per call
-                w_t, w_a = (k.to(dtype).contiguous(memory_format=mf) for k in (w, w_adj))
-                self.layers.append((w_t, w_a, d, _is_delta(w)))
+                f = getattr(layer, "factors", None)
+                if native_supported(f, dtype, self.device, stack.dim):
+                    n = stack.size
+                    pushes = (NativePush(f, dtype, n), NativePush(f, dtype, n, adjoint=True))
+                    self.layers.append((pushes, None, d, False))
+                else:
+                    w_adj = w.transpose(0, 1).flip(dims)  # adjoint circular cross-correlation
+                    # kernels in the conv's own layout: oneDNN otherwise converts them per call
+                    w_t, w_a = (k.to(dtype).contiguous(memory_format=mf) for k in (w, w_adj))
+                    self.layers.append((w_t, w_a, d, _is_delta(w)))
                 if progress is not None:
                     progress(1)
         self.ones = torch.ones_like(self.layers[0][2]) if self.layers else None
+        self.threads = torch.get_num_threads() if self.device.type == "cpu" else 1
+        self.segments = self._segments()
+
+    def _segments(self) -> list[tuple[int, int, object, object]]:
+        """(lo, hi, forward run, adjoint run) over the layers: runs of native layers with
+        one key get NativeRuns (the adjoint one in VJP order, each layer followed by the
+        previous layer's phi'), the rest None (pushed by :meth:`_push_all`)."""
+        from .factored import NativeRun
+
+        lay, out, lo = self.layers, [], 0
+        key = lambda i: lay[i][0][0].key if lay[i][1] is None else None  # noqa: E731
+        while lo < len(lay):
+            hi = lo + 1
+            while hi < len(lay) and key(hi) == key(lo):
+                hi += 1
+            if key(lo) is None:
+                out.append((lo, hi, None, None))
+            else:
+                fwd = NativeRun(
+                    [lay[i][0][0] for i in range(lo, hi)], [lay[i][2] for i in range(lo, hi)]
+                )
+                order = list(reversed(range(lo, hi)))
+                prev = [lay[i - 1][2] if i > 0 else self.ones for i in order]
+                adj = NativeRun([lay[i][0][1] for i in order], prev)
+                out.append((lo, hi, fwd, adj))
+            lo = hi
+        return out
+
+    def _run(self, run, t: torch.Tensor) -> torch.Tensor:
+        """A native run on the batch ``t`` (p, c, n, n), slices on ``self.threads``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        t = t.contiguous(memory_format=torch.channels_last)
+        out, p = torch.empty_like(t), t.shape[0]
+        k = max(1, min(self.threads, p))
+        edges = [round(i * p / k) for i in range(k + 1)]
+        if k == 1:
+            run(t, out, 0, p, run.scratch())
+            return out
+        with ThreadPoolExecutor(k - 1) as pool:
+            futs = [
+                pool.submit(run, t, out, edges[i], edges[i + 1], run.scratch()) for i in range(1, k)
+            ]
+            run(t, out, 0, edges[1], run.scratch())
+            for f in futs:
+                f.result()
+        return out
 
     def _push_all(self, t: torch.Tensor, seq) -> torch.Tensor:
         """Push the batch ``t`` through ``seq`` of (kernel, phi' (1, c, *n), is_delta):
@@ -75,7 +133,13 @@ class JacobianOperator:
 
     def jvp(self, v: torch.Tensor) -> torch.Tensor:
         """J v for v of shape (p, c, *n): v <- D^l W^l v for l = 1..L [T21]."""
-        return self._push_all(v.to(self.dtype), ((w, d, dl) for w, _, d, dl in self.layers))
+        t = v.to(self.dtype)
+        for lo, hi, fwd, _ in self.segments:
+            if fwd is not None:
+                t = self._run(fwd, t)
+            else:
+                t = self._push_all(t, ((w, d, dl) for w, _, d, dl in self.layers[lo:hi]))
+        return t
 
     def vjp(self, u: torch.Tensor) -> torch.Tensor:
         """J^T u for u of shape (p, c, *n). J^T = W^1T D^1 ... W^LT D^L, pushed as
@@ -83,11 +147,16 @@ class JacobianOperator:
         conv-then-multiply step as :meth:`jvp`, with the adjoint kernels."""
         lay = self.layers
         u = u.to(self.dtype) * lay[-1][2]
-        seq = (
-            (lay[i][1], lay[i - 1][2] if i > 0 else self.ones, lay[i][3])
-            for i in reversed(range(len(lay)))
-        )
-        return self._push_all(u, seq)
+        for lo, hi, _, adj in reversed(self.segments):
+            if adj is not None:
+                u = self._run(adj, u)
+                continue
+            seq = (
+                (lay[i][1], lay[i - 1][2] if i > 0 else self.ones, lay[i][3])
+                for i in reversed(range(lo, hi))
+            )
+            u = self._push_all(u, seq)
+        return u
 
     def gram(self, v: torch.Tensor) -> torch.Tensor:
         """J^T J v (float64 in and out, ``dtype`` inside)."""

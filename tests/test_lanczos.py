@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from spectra.factored import native_available
 from spectra.jacobian import ConvStack, jacobian_dense, spectrum
 from spectra.lanczos import JacobianOperator, lanczos_density, wasserstein1
 from spectra.meanfield import operating_point
@@ -29,6 +30,32 @@ def test_jvp_vjp_match_dense_jacobian(init, dim):
     st = _stack(init, 7, 3, 5, dim=dim)
     j = jacobian_dense(st)
     op = JacobianOperator(st, dtype=torch.float64)
+    v = torch.randn((3, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    flat = v.reshape(3, -1)
+    torch.testing.assert_close(op.jvp(v).reshape(3, -1), flat @ j.T, rtol=0, atol=1e-12)
+    torch.testing.assert_close(op.vjp(v).reshape(3, -1), flat @ j, rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif(not native_available(), reason="native kernel not built")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_jvp_vjp_match_dense_jacobian(threads, monkeypatch):
+    # c = 16 orth layers go through the native forward and adjoint runs; a Gaussian layer
+    # in the middle splits them into two native segments around a conv one. Against the
+    # explicit J (float64, O(1) entries: 1e-12), threads 1 and 2 (slices of 3 probes).
+    from spectra.network import iter_block_layers
+
+    g = torch.Generator().manual_seed(3)
+    layers = []
+    for init, depth in (("orth", 4), ("gaussian", 1), ("orth", 3)):
+        layers += list(
+            iter_block_layers(BlockSpec(depth, 16, 3, 3, 2, init, 1.05, 0.2), generator=g)
+        )
+    x0 = fixed_point_input(16, 3, q_star=0.4, generator=torch.Generator().manual_seed(1))
+    st = ConvStack.from_layers(layers, x0, "tanh")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    op = JacobianOperator(st, dtype=torch.float64)
+    assert [fwd is not None for _, _, fwd, _ in op.segments] == [True, False, True]
+    j = jacobian_dense(st)
     v = torch.randn((3, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     flat = v.reshape(3, -1)
     torch.testing.assert_close(op.jvp(v).reshape(3, -1), flat @ j.T, rtol=0, atol=1e-12)
