@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "orthogonal_conv_": "kernels",
     "delta_orthogonal_": "kernels",
     "gaussian_conv_": "kernels",
+    "orth_kernel_factored": "factored",
+    "native_available": "factored",
     "conv_matrix": "operators",
     "conv_singular_values": "operators",
     # mean-field theory ([T10]-[T20])

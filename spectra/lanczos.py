@@ -72,6 +72,10 @@ class JacobianOperator:
         self.ones = torch.ones_like(self.layers[0][2]) if self.layers else None
         self.threads = torch.get_num_threads() if self.device.type == "cpu" else 1
         self.segments = self._segments()
+        # the runs hold the native layers' matrices now: drop the per-layer copies
+        self.layers = [
+            (None, None, d, dl) if wa is None else (w, wa, d, dl) for w, wa, d, dl in self.layers
+        ]
 
     def _segments(self) -> list[tuple[int, int, object, object]]:
         """(lo, hi, forward run, adjoint run) over the layers: runs of native layers with
