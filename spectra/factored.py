@@ -148,15 +148,22 @@ def _inverse_shifts(n: int, axes: tuple[int, ...]) -> torch.Tensor:
 
 
 def native_supported(factors: OrthFactors | None, dtype, device, dim: int) -> bool:
-    """Whether :class:`NativePush` can run this layer: CPU, float32/64, 2D, c in
-    :data:`NATIVE_CHANNELS`, and the library built."""
+    """Whether :class:`NativePush` can run this layer: factors given, and
+    :func:`native_shape_supported` for its channels."""
     return (
         factors is not None
-        and dim == 2
         and factors.dim == 2
-        and torch.device(device).type == "cpu"
+        and native_shape_supported(factors.channels, dtype, device, dim)
+    )
+
+
+def native_shape_supported(channels: int, dtype, device, dim: int) -> bool:
+    """CPU, float32/64, 2D, c in :data:`NATIVE_CHANNELS`, and the library built."""
+    return (
+        dim == 2
+        and torch.device(device or "cpu").type == "cpu"
         and dtype in (torch.float32, torch.float64)
-        and factors.channels in NATIVE_CHANNELS
+        and channels in NATIVE_CHANNELS
         and native_available()
     )
 

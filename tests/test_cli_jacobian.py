@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spectra.cli import app
+from spectra.factored import native_available
 
 SMALL = ["--depth", "40", "--channels", "4", "--size", "4", "--quiet"]
 
@@ -151,3 +152,22 @@ def test_bad_input_one_line_exit_2_no_files(tmp_path, args, needle):
     assert needle in lines[0]
     assert "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not native_available(), reason="native kernel not built")
+def test_native_orth_push_is_deterministic_and_recorded(tmp_path):
+    # c = 16 orth layers take the native factored push (two threads over batch slices):
+    # the same seed still gives the same bytes, and run.json says which route ran.
+    import json
+
+    args = ["--depth", "20", "--channels", "16", "--size", "4", "--quiet", "--no-theory"]
+    outs = []
+    for name, init in (("a", "orth"), ("b", "orth"), ("g", "gaussian")):
+        out = tmp_path / name
+        res = _run([*args, "--init", init, "--seed", "2", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        outs.append(out)
+    a, b, g = outs
+    assert (a / "singular_values.csv").read_bytes() == (b / "singular_values.csv").read_bytes()
+    assert json.loads((a / "run.json").read_text())["native_orth_push"] is True
+    assert json.loads((g / "run.json").read_text())["native_orth_push"] is False

@@ -100,6 +100,7 @@ def jacobian(
     import torch
 
     from ..activations import get_activation
+    from ..factored import native_shape_supported
     from ..jacobian import DENSE_MAX_N, FULL_SVD_MAX_N, ConvStack, spectrum, tune_allocator
     from ..kernels import conv_kernel
     from ..network import BlockSpec, fixed_point_input, resolve_operating_point
@@ -152,6 +153,10 @@ def jacobian(
         )
         ctx.meta["method"] = res.method
         ctx.meta["method_reason"] = res.reason
+        # orth layers take the native factored push when it is built (spectra.factored)
+        ctx.meta["native_orth_push"] = init == "orth" and native_shape_supported(
+            channels, tdtype, dev, dim
+        )
         echo(
             f"{res.method}: N = {spec.n_features}, s_max = {summary['s_max']:.6g}, "
             f"s_min = {summary['s_min']:.6g}, mean s^2 = {summary['mean_sq']:.6g} "
