@@ -237,6 +237,24 @@ class NativeRun:
         if hi <= lo:
             return
         p, f = ctypes.c_void_p, self.first
+        # the kernel trusts raw pointers: check what it will read and write
+        want = (f.channels, f.n, f.n)
+        cl = torch.channels_last
+        for t in (src, dst):
+            if (
+                t.dtype != f.dtype
+                or t.device.type != "cpu"
+                or tuple(t.shape[1:]) != want
+                or not t.is_contiguous(memory_format=cl)
+            ):
+                raise ValueError(f"native push needs channels-last (B, {want}) {f.dtype} on CPU")
+        if (
+            not (0 <= lo and hi <= min(src.shape[0], dst.shape[0]))
+            or src.data_ptr() == dst.data_ptr()
+        ):
+            raise ValueError("native push: rows out of range, or src is dst")
+        if scratch.dtype != f.dtype or scratch.numel() < 4 * f.img:
+            raise ValueError("native push: scratch too small or of another dtype")
         self.fn(
             p(src[lo].data_ptr()),
             p(dst[lo].data_ptr()),

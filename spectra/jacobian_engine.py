@@ -276,7 +276,11 @@ class _Engine:
         self.last = None  # not a conv layer's time for the serial/pool chooser
         st = self.state
         st.prepare(False, native=True)
-        if self.scratch is None or self.scratch[0].numel() != 4 * w.img:
+        if (
+            self.scratch is None
+            or self.scratch[0].numel() != 4 * w.img
+            or self.scratch[0].dtype != w.first.dtype
+        ):
             self.scratch = [w.scratch() for _ in self.slices]
         if len(self.slices) == 1:
             st.push(w, None, False, *self.slices[0], self.scratch[0])

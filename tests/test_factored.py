@@ -198,3 +198,20 @@ def test_native_run_of_layers_is_the_layers_one_by_one(dtype):
     other = NativePush(orth_kernel_factored(16, 3, generator=g)[1], dtype, 5)
     with pytest.raises(ValueError, match="one shape"):
         NativeRun([pushes[0], other], dphis[:2])
+
+
+@native
+def test_native_run_refuses_what_its_pointers_cannot_take():
+    push, src, d, _ = _native_case(16, 4, torch.float32)
+    run = NativeRun([push], [d])
+    sc = run.scratch()
+    with pytest.raises(ValueError, match="channels-last"):
+        run(src.contiguous(), torch.empty_like(src), 0, 7, sc)  # NCHW layout
+    with pytest.raises(ValueError, match="channels-last"):
+        run(src.double(), torch.empty_like(src).double(), 0, 7, sc)  # dtype
+    with pytest.raises(ValueError, match="rows"):
+        run(src, torch.empty_like(src), 0, 8, sc)  # past the batch
+    with pytest.raises(ValueError, match="src is dst"):
+        run(src, src, 0, 7, sc)
+    with pytest.raises(ValueError, match="scratch"):
+        run(src, torch.empty_like(src), 0, 7, sc[:10])
