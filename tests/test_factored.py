@@ -215,3 +215,23 @@ def test_native_run_refuses_what_its_pointers_cannot_take():
         run(src, src, 0, 7, sc)
     with pytest.raises(ValueError, match="scratch"):
         run(src, torch.empty_like(src), 0, 7, sc[:10])
+
+
+@native
+@pytest.mark.usefixtures("one_thread")
+def test_stable_method_through_native_pushes(monkeypatch):
+    """``stable`` re-pushes a QR basis every group of layers (engine.load): on a c = 16
+    orth stack (native float64 pushes, checked to run) its log singular values equal
+    those of the explicit float64 product to 1e-10 (condition ~10: no log-domain need)."""
+    from spectra.jacobian import stable_spectrum
+
+    stack = _stack("orth", 16, 3, 12)
+    calls = []
+    real = NativeRun.__call__
+    monkeypatch.setattr(
+        NativeRun, "__call__", lambda self, *a: (calls.append(self.layers), real(self, *a))[1]
+    )
+    logs, _ = stable_spectrum(stack, group=5)
+    assert sum(calls) >= 12
+    ref = torch.linalg.svdvals(jacobian_dense(stack)).log().numpy()
+    assert float(abs(logs - ref).max()) < 1e-10
