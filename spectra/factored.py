@@ -67,17 +67,31 @@ class OrthFactors:
 
 
 class FactoredLayer(tuple):
-    """A layer ``(weight, bias)`` (unpacks as the pair) that also carries ``factors``."""
+    """A layer ``(weight, bias)`` (unpacks as the pair) that also carries ``factors``.
+
+    The factors describe the weight as it was when the layer was made: an in-place change
+    of the weight (torch's version counter moves) makes :func:`factors_of` drop them.
+    """
 
     factors: OrthFactors
 
     def __new__(cls, weight: torch.Tensor, bias: torch.Tensor, factors: OrthFactors):
         obj = super().__new__(cls, (weight, bias))
         obj.factors = factors
+        obj.version = weight._version
         return obj
 
     def __getnewargs__(self):
         return (self[0], self[1], self.factors)
+
+
+def factors_of(layer) -> OrthFactors | None:
+    """The layer's :class:`OrthFactors` if it carries some and its weight has not been
+    modified in place since; else None (the layer is then pushed by its dense weight)."""
+    factors = getattr(layer, "factors", None)
+    if factors is None or layer[0]._version != getattr(layer, "version", None):
+        return None
+    return factors
 
 
 def orth_kernel_factored(
@@ -144,7 +158,8 @@ def _index_maps(n: int, dim: int, kernel: int, axes: tuple[int, ...]):
 def _inverse_shifts(n: int, axes: tuple[int, ...]) -> torch.Tensor:
     """int32 (len(axes), n^2): pixel p - e_axis for each axis (the adjoint's reads)."""
     idx = torch.arange(n * n).reshape(n, n)
-    return torch.stack([torch.roll(idx, 1, dims=a).reshape(-1) for a in axes]).to(torch.int32)
+    rows = [torch.roll(idx, 1, dims=a).reshape(-1) for a in axes]
+    return torch.stack(rows).to(torch.int32) if rows else torch.empty(0, n * n, dtype=torch.int32)
 
 
 def native_supported(factors: OrthFactors | None, dtype, device, dim: int) -> bool:
@@ -181,6 +196,8 @@ class NativePush:
     """
 
     def __init__(self, factors: OrthFactors, dtype, n: int, adjoint: bool = False) -> None:
+        if dtype not in (torch.float32, torch.float64) or factors.channels not in NATIVE_CHANNELS:
+            raise ValueError(f"native push: float32/float64 and c in {NATIVE_CHANNELS} only")
         c, self.n = factors.channels, n
         self.dtype, self.channels = dtype, c
         mats = factors.mats.to(device="cpu", dtype=dtype)
@@ -219,6 +236,11 @@ class NativeRun:
         first = pushes[0]
         if any(p.key != first.key for p in pushes):
             raise ValueError("a native run needs layers of one shape, dtype and kernel")
+        want = (1, first.channels, first.n, first.n)
+        if len(dphis) != len(pushes) or any(
+            tuple(d.shape) != want or d.dtype != first.dtype for d in dphis
+        ):
+            raise ValueError(f"a native run needs one phi' of shape {want} per layer")
         self.first, self.layers = first, len(pushes)
         self.mt = torch.stack([p.mt for p in pushes]).contiguous()
         self.ranks = torch.stack([p.ranks for p in pushes]).contiguous()
@@ -248,13 +270,14 @@ class NativeRun:
                 or not t.is_contiguous(memory_format=cl)
             ):
                 raise ValueError(f"native push needs channels-last (B, {want}) {f.dtype} on CPU")
-        if (
-            not (0 <= lo and hi <= min(src.shape[0], dst.shape[0]))
-            or src.data_ptr() == dst.data_ptr()
-        ):
-            raise ValueError("native push: rows out of range, or src is dst")
-        if scratch.dtype != f.dtype or scratch.numel() < 4 * f.img:
-            raise ValueError("native push: scratch too small or of another dtype")
+        if not (0 <= lo and hi <= min(src.shape[0], dst.shape[0])):
+            raise ValueError("native push: rows out of range")
+        size = (hi - lo) * f.img * src.element_size()
+        a, b = src[lo].data_ptr(), dst[lo].data_ptr()
+        if a < b + size and b < a + size:
+            raise ValueError("native push: src and dst rows overlap")
+        if scratch.dtype != f.dtype or scratch.numel() < 4 * f.img or not scratch.is_contiguous():
+            raise ValueError("native push: scratch too small, strided or of another dtype")
         self.fn(
             p(src[lo].data_ptr()),
             p(dst[lo].data_ptr()),

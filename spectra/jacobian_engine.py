@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activation
-from .factored import NativePush, NativeRun, native_supported
+from .factored import NativePush, NativeRun, factors_of, native_supported
 
 __all__ = ["tune_allocator"]
 
@@ -318,7 +318,7 @@ class _Engine:
                 for layer in layers:
                     w, b = layer
                     x, d = _primal_step(x, w, b, act)
-                    factors = getattr(layer, "factors", None)
+                    factors = factors_of(layer) if x.shape[-1] == x.shape[1] else None
                     if native_supported(factors, dtype, x.device, x.ndim - 1):
                         w_t = NativePush(factors, dtype, x.shape[-1])
                     else:
@@ -423,6 +423,6 @@ def _layers_on(stack, device) -> Iterator[Layer]:
     from .factored import FactoredLayer
 
     for layer in stack.layers():
+        factors = factors_of(layer)  # before the copy: None if the weight was modified
         w, b = (t.to(device=device, dtype=torch.float64) for t in layer)
-        factors = getattr(layer, "factors", None)
         yield (w, b) if factors is None else FactoredLayer(w, b, factors)

@@ -196,16 +196,18 @@ def write_outputs(
 ) -> dict:
     """Write singular_values.csv (or density.csv), summary.csv and jacobian.png into
     ``folder``; return the summary row. ``frame_future``: from :func:`prepare_theory`."""
+    folder = Path(folder)
+    # the future first: its thread imports matplotlib/seaborn, and importing them here
+    # while that import is half done can hand this thread a half-initialised module
+    if frame_future is not None:
+        frame = frame_future.result()
+    else:
+        frame = theory_frame(config) if theory else None
     import matplotlib.pyplot as plt
 
     from .plots.jacobian import density_figure, jacobian_figure
     from .tables import write_csv
 
-    folder = Path(folder)
-    if frame_future is not None:
-        frame = frame_future.result()
-    else:
-        frame = theory_frame(config) if theory else None
     row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
     if res.log_singular_values is not None:
         sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)

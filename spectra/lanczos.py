@@ -38,7 +38,7 @@ class JacobianOperator:
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
-        from .factored import NativePush, native_supported
+        from .factored import NativePush, factors_of, native_supported
         from .jacobian_engine import _is_delta, _layers_on, _primal_step, _single_thread
 
         self.device = torch.device(device or "cpu")
@@ -57,7 +57,7 @@ class JacobianOperator:
                 # phi' stored as (1, c, *n) in the tangents' memory layout (a multiply
                 # across layouts was measured 20x slower than within one)
                 d = d.to(dtype)[None].contiguous(memory_format=mf)
-                f = getattr(layer, "factors", None)
+                f = factors_of(layer) if x.shape[-1] == x.shape[1] else None
                 if native_supported(f, dtype, self.device, stack.dim):
                     n = stack.size
                     pushes = (NativePush(f, dtype, n), NativePush(f, dtype, n, adjoint=True))

@@ -141,8 +141,8 @@ def iter_block_layers(
 
     weight: (c, c, *(k,)*dim) from :func:`spectra.kernels.conv_kernel` at ``sigma_w`` [T3],
     [T8], [T9]; bias: (c,) ~ N(0, sigma_b^2) [T3]. Memory: one layer at a time. ``orth``
-    layers come as :class:`spectra.factored.FactoredLayer` (unpacks as the pair, and
-    carries the same kernel in factored form for the Jacobian engine).
+    layers in float64 come as :class:`spectra.factored.FactoredLayer` (unpacks as the
+    pair, and carries the same kernel in factored form for the Jacobian engine).
     """
     from .factored import FactoredLayer, orth_kernel_factored
     from .kernels import conv_kernel
@@ -167,7 +167,7 @@ def iter_block_layers(
             )
         dev = generator.device if generator is not None else None
         b = torch.randn(c, generator=generator, dtype=torch.float64, device=dev) * spec.sigma_b
-        if factors is None:
+        if factors is None or dtype != torch.float64:  # factors describe the float64 kernel
             yield w.to(dtype), b.to(dtype)
         else:
             yield FactoredLayer(w.to(dtype), b.to(dtype), factors)

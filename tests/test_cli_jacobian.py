@@ -162,12 +162,18 @@ def test_native_orth_push_is_deterministic_and_recorded(tmp_path):
 
     args = ["--depth", "20", "--channels", "16", "--size", "4", "--quiet", "--no-theory"]
     outs = []
-    for name, init in (("a", "orth"), ("b", "orth"), ("g", "gaussian")):
+    for name, init, method in (
+        ("a", "orth", "forward"),
+        ("b", "orth", "forward"),
+        ("g", "gaussian", "forward"),
+        ("d", "orth", "dense"),
+    ):
         out = tmp_path / name
-        res = _run([*args, "--init", init, "--seed", "2", "--out", str(out)])
+        res = _run([*args, "--init", init, "--seed", "2", "--out", str(out), "--method", method])
         assert res.exit_code == 0, res.output
         outs.append(out)
-    a, b, g = outs
+    a, b, g, d = outs
+    assert json.loads((d / "run.json").read_text())["native_orth_push"] is False
     assert (a / "singular_values.csv").read_bytes() == (b / "singular_values.csv").read_bytes()
     assert json.loads((a / "run.json").read_text())["native_orth_push"] is True
     assert json.loads((g / "run.json").read_text())["native_orth_push"] is False

@@ -119,7 +119,11 @@ def test_native_push_slices_in_threads_give_the_same_bits():
 
 
 def _stack(init, c, n, depth, act="tanh", sw=1.05, sb=0.3, seed=0):
-    spec = BlockSpec(depth, c, n, 3, 2, init, sw, sb)
+    return _stack_k(init, c, n, depth, 3, act, sw, sb, seed)
+
+
+def _stack_k(init, c, n, depth, k, act="tanh", sw=1.05, sb=0.3, seed=0):
+    spec = BlockSpec(depth, c, n, k, 2, init, sw, sb)
     x0 = fixed_point_input(c, n, q_star=0.5, generator=torch.Generator().manual_seed(seed + 1))
     layers = list(iter_block_layers(spec, generator=torch.Generator().manual_seed(seed)))
     return ConvStack.from_layers(layers, x0, act)
@@ -211,10 +215,53 @@ def test_native_run_refuses_what_its_pointers_cannot_take():
         run(src.double(), torch.empty_like(src).double(), 0, 7, sc)  # dtype
     with pytest.raises(ValueError, match="rows"):
         run(src, torch.empty_like(src), 0, 8, sc)  # past the batch
-    with pytest.raises(ValueError, match="src is dst"):
+    with pytest.raises(ValueError, match="overlap"):
         run(src, src, 0, 7, sc)
+    with pytest.raises(ValueError, match="overlap"):  # rows 1..6 of src are rows 0..5 of dst
+        run(src[:6], src[1:], 0, 5, sc)
     with pytest.raises(ValueError, match="scratch"):
         run(src, torch.empty_like(src), 0, 7, sc[:10])
+    with pytest.raises(ValueError, match="scratch"):  # the right numel, one element's storage
+        run(src, torch.empty_like(src), 0, 7, torch.empty(1).expand(sc.numel()))
+    with pytest.raises(ValueError, match="phi'"):
+        NativeRun([push], [d[..., :2]])
+    f = orth_kernel_factored(16, 3)[1]
+    with pytest.raises(ValueError, match="float32/float64"):
+        NativePush(f, torch.float16, 4)
+
+
+@native
+def test_orth_kernel_size_one_forward_and_lanczos():
+    """k = 1: no shift stages (one channel mix); forward and adjoint runs still exact."""
+    from spectra.lanczos import JacobianOperator
+
+    stack = _stack_k("orth", 16, 3, 3, k=1)
+    j = jacobian_dense(stack)
+    assert torch.allclose(jacobian_forward(stack, dtype=torch.float64).T, j, rtol=0, atol=1e-12)
+    op = JacobianOperator(stack, dtype=torch.float64)
+    assert op.segments[0][2] is not None  # native
+    v = torch.randn((2, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    flat = v.reshape(2, -1)
+    torch.testing.assert_close(op.jvp(v).reshape(2, -1), flat @ j.T, rtol=0, atol=1e-12)
+    torch.testing.assert_close(op.vjp(v).reshape(2, -1), flat @ j, rtol=0, atol=1e-12)
+
+
+@native
+def test_stale_or_rounded_factors_are_not_used(monkeypatch):
+    """A weight changed in place after the draw: its factors are dropped and the engine
+    pushes the weight as it is now (= dense). float32 layers carry no factors (they
+    describe the float64 kernel, not its rounding)."""
+    stack = _stack("orth", 16, 3, 4)
+    layers = list(stack.layers())
+    layers[1][0].mul_(0.5)
+    assert fac.factors_of(layers[1]) is None and fac.factors_of(layers[0]) is not None
+    stale = ConvStack.from_layers(layers, stack.x0, "tanh")
+    jt = jacobian_forward(stale, dtype=torch.float64)
+    assert torch.allclose(jt.T, jacobian_dense(stale), rtol=0, atol=1e-10)
+    spec = BlockSpec(2, 16, 3, 3, 2, "orth", 1.0, 0.1)
+    assert not any(
+        isinstance(x, FactoredLayer) for x in iter_block_layers(spec, dtype=torch.float32)
+    )
 
 
 @native

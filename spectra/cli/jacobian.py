@@ -154,8 +154,10 @@ def jacobian(
         ctx.meta["method"] = res.method
         ctx.meta["method_reason"] = res.reason
         # orth layers take the native factored push when it is built (spectra.factored)
-        ctx.meta["native_orth_push"] = init == "orth" and native_shape_supported(
-            channels, tdtype, dev, dim
+        ctx.meta["native_orth_push"] = (
+            init == "orth"
+            and res.method != "dense"
+            and native_shape_supported(channels, tdtype, dev, dim)
         )
         echo(
             f"{res.method}: N = {spec.n_features}, s_max = {summary['s_max']:.6g}, "
