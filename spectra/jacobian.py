@@ -244,11 +244,16 @@ def stable_spectrum(
                 state["eng"] = _Engine(t, stack.kernel, torch.float64, nw, threads)
             else:
                 state["eng"].load(t)
+                state["eng"]._set_threads()  # its mode's thread count (pool: 1 each)
             eng = state["eng"]
             state["x"], done = eng.run(it, state["x"], stack.activation, torch.float64, limit=m)
             if done != m:
                 raise SpectraError(f"the stack ended after {done} of {m} layers")
-            return eng.result(close=False).reshape(n_feat, n_feat).T, m
+            out = eng.result(close=False).reshape(n_feat, n_feat).T
+            # the group's QR and triangular update are big LAPACK/BLAS calls: all threads
+            # (they ran on one whenever the engine was in pool mode: 119 vs 74 ms per QR)
+            torch.set_num_threads(threads)
+            return out, m
 
         try:
             return stable_log_singular_values(
