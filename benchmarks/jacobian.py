@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from spectra.factored import native_supported
 from spectra.jacobian import (
     ConvStack,
     _threads,
@@ -40,6 +39,7 @@ from spectra.jacobian import (
     spectrum,
     tune_allocator,
 )
+from spectra.native import native_shape_supported, native_supported
 from spectra.network import BlockSpec, CircularConvBlock, fixed_point_input, iter_block_layers
 from spectra.tables import write_csv
 
@@ -90,6 +90,28 @@ def conv_flops(c: int, n: int, depth: int, batch: int, delta: bool) -> float:
     """Multiply-adds x 2 of the tangent push: per layer 2 B c^2 k^2 n^2 (k^2 -> 1 for delta)."""
     taps = 1 if delta else 9
     return 2.0 * batch * c * c * taps * n * n * depth
+
+
+def _native_kind(layer, dtype, device, c: int) -> str | None:
+    """How the engine pushes this layer: 'factored', 'taps' or None (the conv route)."""
+    if native_supported(getattr(layer, "factors", None), dtype, device, 2):
+        return "factored"
+    return "taps" if native_shape_supported(c, dtype, device, 2) else None
+
+
+class _native_off:
+    """Context: the engine's native kernel switched off (the conv route), for a peer row."""
+
+    def __enter__(self) -> None:
+        import spectra.jacobian_engine as eng
+
+        self.saved = (eng.native_supported, eng.native_shape_supported)
+        eng.native_supported = eng.native_shape_supported = lambda *a: False
+
+    def __exit__(self, *exc) -> None:
+        import spectra.jacobian_engine as eng
+
+        eng.native_supported, eng.native_shape_supported = self.saved
 
 
 def factored_flops(c: int, n: int, depth: int, k: int = 3) -> float:
@@ -236,24 +258,26 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
     same convolutions can reach (its ``speedup`` is the ceiling jacfwd / floor)."""
     name = str(dtype).replace("torch.", "")
     med = lambda v: float(np.median(v))  # noqa: E731
-    for init in ("orth", "delta-orth"):
+    for init in ("orth", "delta-orth", "gaussian"):
         stack, layers, x0 = _stack(init, c, n, depth, seed)
         time_engine(_stack(init, c, n, 3, seed)[0], dtype, device)  # warm-up
         time_jacfwd(layers[:2], x0, dtype, device)  # warm-up: tracing, conv primitives
         time_jacfwd_plain(layers[:2], x0, dtype, device)
-        # the orth layers carry Algorithm 1's factors: the engine pushes them natively when
-        # the kernel is built; ``conv_stack`` is the same stack without them (conv route)
-        native = init == "orth" and native_supported(
-            getattr(layers[0], "factors", None), dtype, device, 2
-        )
-        conv_stack = ConvStack.from_layers([(w, b) for w, b in layers], x0, "tanh")
-        t_eng, t_jf, t_pl, t_cv = [], [], [], []
+        # how the engine pushes: orth layers carry Algorithm 1's factors (native factored
+        # push), other kernels go native by their taps; ``taps_stack`` is the orth stack
+        # without its factors, and the conv route is timed with the native kernel off
+        kind = _native_kind(layers[0], dtype, device, c)
+        taps_stack = ConvStack.from_layers([(w, b) for w, b in layers], x0, "tanh")
+        t_eng, t_jf, t_pl, t_tp, t_cv = [], [], [], [], []
         for _ in range(repeats):
             t_eng.append(time_engine(stack, dtype, device))
             t_jf.append(time_jacfwd(layers, x0, dtype, device))
             t_pl.append(time_jacfwd_plain(layers, x0, dtype, device))
-            if native:
-                t_cv.append(time_engine(conv_stack, dtype, device))
+            if kind == "factored":
+                t_tp.append(time_engine(taps_stack, dtype, device))
+            if kind is not None:
+                with _native_off():
+                    t_cv.append(time_engine(stack, dtype, device))
         t_eng, t_jf, t_pl = med(t_eng), med(t_jf), med(t_pl)
         slow_depth = slow_depth or depth
         sl = layers[:slow_depth]
@@ -263,32 +287,39 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
         fl = conv_flops(c, n, depth, c * n * n, delta)
         common = _ids(init, device, name, c, n, depth, seed, gemm_gflops=gemm)
         note = f"median of {repeats}, interleaved"
-        how = "; native factored push (5 channel mixes per pixel)" if native else ""
+        how = {
+            "factored": "; native factored push (5 channel mixes per pixel)",
+            "taps": "; native taps push",
+            None: "; conv route",
+        }[kind]
         rows.append(
             _row(
                 row="engine",
                 method="forward",
                 seconds=t_eng,
-                gflops=(factored_flops(c, n, depth) if native else fl) / t_eng / 1e9,
+                gflops=(factored_flops(c, n, depth) if kind == "factored" else fl) / t_eng / 1e9,
                 note=note + how,
                 **common,
             )
         )
-        if native:
-            t_cv = med(t_cv)
-            rows.append(
-                _row(
-                    row="engine_conv",
-                    method="forward",
-                    seconds=t_cv,
-                    peer_seconds=t_jf,
-                    speedup=t_jf / t_cv,
-                    gflops=fl / t_cv / 1e9,
-                    note=f"{note}; the same stack by the engine's conv route (factors "
-                    "dropped); speedup vs jacfwd",
-                    **common,
+        for row, t_alt, what in (
+            ("engine_taps", t_tp, "the same stack without its factors (native taps)"),
+            ("engine_conv", t_cv, "the same stack by the conv route (native kernel off)"),
+        ):
+            if t_alt:
+                t_alt = med(t_alt)
+                rows.append(
+                    _row(
+                        row=row,
+                        method="forward",
+                        seconds=t_alt,
+                        peer_seconds=t_jf,
+                        speedup=t_jf / t_alt,
+                        gflops=fl / t_alt / 1e9,
+                        note=f"{note}; {what}; speedup vs jacfwd",
+                        **common,
+                    )
                 )
-            )
         if not delta:
             with _threads(torch.device(device), 1):
                 t_fl = med([time_conv_floor(c, n, 3, depth, dtype, device) for _ in range(repeats)])

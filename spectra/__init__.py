@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "delta_orthogonal_": "kernels",
     "gaussian_conv_": "kernels",
     "orth_kernel_factored": "factored",
-    "native_available": "factored",
+    "native_available": "native",
     "conv_matrix": "operators",
     "conv_singular_values": "operators",
     # mean-field theory ([T10]-[T20])

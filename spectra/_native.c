@@ -106,6 +106,66 @@ DEFINE_LAYER(orth_push_f64_c64, double, vd, 64, 8, 1)
 DEFINE_LAYER(orth_push_f32_c128, float, vf, 128, 8, 1)
 DEFINE_LAYER(orth_push_f64_c128, double, vd, 128, 16, 1)
 
+/* ---------------------------------------------------------------------------------------
+ * Any dense kernel as its nonzero taps: y(p) = d(p) * sum_t W_t x(shifts[t][p]) for one
+ * layer, W_t stored transposed (Wt[l][t][k][:] is column k of W_t), shifts (ntaps, npix)
+ * shared by the run's layers. Same run-of-layers structure and threading contract as
+ * above; scratch: 2 * npix * c elements.
+ */
+#define TAPS_BLOCK(T, V, NV, PB)                                                            \
+  do {                                                                                      \
+    V acc[PB][NV];                                                                          \
+    for (int q = 0; q < PB; q++)                                                            \
+      for (int v = 0; v < NV; v++) acc[q][v] = (V){0};                                      \
+    for (int t = 0; t < ntaps; t++) {                                                       \
+      const int *sh = shifts + (size_t)t * npix;                                            \
+      const T *W = Wt + (size_t)t * C * C;                                                  \
+      const T *xs[PB];                                                                      \
+      for (int q = 0; q < PB; q++) xs[q] = x + (size_t)sh[p0 + q] * C;                      \
+      for (int k = 0; k < C; k++) {                                                         \
+        const V *m = (const V *)(W + (size_t)k * C);                                        \
+        for (int q = 0; q < PB; q++)                                                        \
+          for (int v = 0; v < NV; v++) acc[q][v] += m[v] * xs[q][k];                        \
+      }                                                                                     \
+    }                                                                                       \
+    for (int q = 0; q < PB; q++) {                                                          \
+      size_t o = (size_t)(p0 + q) * C;                                                      \
+      for (int v = 0; v < NV; v++) ((V *)(y + o))[v] = acc[q][v] * ((const V *)(d + o))[v]; \
+    }                                                                                       \
+  } while (0)
+
+#define DEFINE_TAPS(NAME, T, V, C_, NV_, PB_)                                               \
+  static inline __attribute__((always_inline)) void NAME##_layer(                           \
+      const T *restrict x, T *restrict y, const T *restrict Wt, const int *restrict shifts, \
+      int ntaps, int npix, const T *restrict d) {                                           \
+    enum { C = C_ };                                                                        \
+    int p0 = 0;                                                                             \
+    for (; p0 + PB_ <= npix; p0 += PB_) TAPS_BLOCK(T, V, NV_, PB_);                         \
+    for (; p0 < npix; p0++) TAPS_BLOCK(T, V, NV_, 1);                                       \
+  }                                                                                         \
+  CLONES void NAME(const T *in, T *out, long nimg, int npix, int nlayers, int ntaps,        \
+                   const T *Wt, const int *shifts, const T *d, T *scratch) {                \
+    size_t img = (size_t)npix * C_;                                                         \
+    T *lay[2] = {scratch, scratch + img};                                                   \
+    for (long im = 0; im < nimg; im++) {                                                    \
+      for (int l = 0; l < nlayers; l++) {                                                   \
+        const T *lin = l == 0 ? in + im * img : lay[(l - 1) & 1];                           \
+        T *lout = l == nlayers - 1 ? out + im * img : lay[l & 1];                           \
+        NAME##_layer(lin, lout, Wt + (size_t)l * ntaps * C_ * C_, shifts, ntaps, npix,      \
+                     d + l * img);                                                          \
+      }                                                                                     \
+    }                                                                                       \
+  }
+
+DEFINE_TAPS(taps_push_f32_c16, float, vf, 16, 1, 8)
+DEFINE_TAPS(taps_push_f32_c32, float, vf, 32, 2, 4)
+DEFINE_TAPS(taps_push_f32_c64, float, vf, 64, 4, 2)
+DEFINE_TAPS(taps_push_f32_c128, float, vf, 128, 8, 1)
+DEFINE_TAPS(taps_push_f64_c16, double, vd, 16, 2, 4)
+DEFINE_TAPS(taps_push_f64_c32, double, vd, 32, 4, 2)
+DEFINE_TAPS(taps_push_f64_c64, double, vd, 64, 8, 1)
+DEFINE_TAPS(taps_push_f64_c128, double, vd, 128, 16, 1)
+
 /* An importable (empty) module, so that the build and the package find it by name; the
  * functions above are called through ctypes (spectra.factored). */
 static struct PyModuleDef native_module = {PyModuleDef_HEAD_INIT, "_native",

@@ -25,9 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activation
-from .factored import NativePush, NativeRun, factors_of, native_supported
+from .factored import factors_of
+from .native import NativePush, NativeRun, NativeTaps, native_shape_supported, native_supported
 
 __all__ = ["tune_allocator"]
+
+_NATIVE = (NativePush, NativeTaps)
 
 Layer = tuple[torch.Tensor, torch.Tensor]
 
@@ -127,7 +130,7 @@ class _Tangents:
     def push(self, w, dphi: torch.Tensor, delta: bool, lo: int, hi: int, scratch=None) -> None:
         """Batch rows lo:hi of T <- phi'(h) * conv(T; W); ``dphi`` (1, c, *n) in this
         batch's memory layout; ``w`` the kernel in the conv's layout, or a
-        :class:`spectra.factored.NativeRun` of one or more layers (plain form; ``scratch``
+        :class:`spectra.native.NativeRun` of one or more layers (plain form; ``scratch``
         its work area, one per concurrent caller). Writes buffer ``1 - i`` only."""
         src, j = self.i, 1 - self.i
         if isinstance(w, NativeRun):  # dphi: inside the run
@@ -318,23 +321,26 @@ class _Engine:
                 for layer in layers:
                     w, b = layer
                     x, d = _primal_step(x, w, b, act)
-                    factors = factors_of(layer) if x.shape[-1] == x.shape[1] else None
+                    square = x.shape[-1] == x.shape[1]
+                    factors = factors_of(layer) if square else None
                     if native_supported(factors, dtype, x.device, x.ndim - 1):
                         w_t = NativePush(factors, dtype, x.shape[-1])
+                    elif square and native_shape_supported(w.shape[0], dtype, x.device, x.ndim - 1):
+                        w_t = NativeTaps(w, dtype, x.shape[-1])  # any kernel, by its taps
                     else:
                         # the kernel in the conv's layout: oneDNN otherwise converts it per call
                         w_t = w.to(dtype).contiguous(memory_format=self.mf)
                     block.append((w_t, d.to(dtype)[None].contiguous(memory_format=self.mf)))
                     if len(block) == want:
                         break
-                delta = [not isinstance(w_t, NativePush) and _is_delta(w_t) for w_t, _ in block]
+                delta = [not isinstance(w_t, _NATIVE) and _is_delta(w_t) for w_t, _ in block]
             if not block:
                 break
             self.last = None  # the block's primal steps are not a layer's push time
             i = 0
             while i < len(block):
                 w_t, dphi = block[i]
-                if isinstance(w_t, NativePush):  # consecutive native layers: one run
+                if isinstance(w_t, _NATIVE):  # consecutive native layers: one run
                     j = i + 1
                     while j < len(block) and getattr(block[j][0], "key", None) == w_t.key:
                         j += 1

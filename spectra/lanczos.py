@@ -31,15 +31,18 @@ class JacobianOperator:
     """``J v`` and ``J^T u`` for batches (p, c, *n) of a :class:`spectra.jacobian.ConvStack`.
 
     One streamed traversal at construction stores per layer W (in ``dtype``), its adjoint
-    kernel, phi'(h^l) and whether the kernel is a delta (1x1 fast path); orth layers that
-    carry Algorithm 1's factors (:mod:`spectra.factored`) are stored instead as native
-    forward and adjoint pushes, and consecutive ones run as one :class:`NativeRun` per
-    direction (batch slices on ``torch.get_num_threads()`` threads).
+    kernel, phi'(h^l) and whether the kernel is a delta (1x1 fast path). Where the native
+    kernel applies (:mod:`spectra.native`: CPU, 2D square images, c in NATIVE_CHANNELS)
+    layers are stored instead as native forward and adjoint pushes (orth layers with
+    Algorithm 1's factors in factored form, the rest by their taps), and consecutive ones
+    run as one :class:`NativeRun` per direction (batch slices on
+    ``torch.get_num_threads()`` threads).
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
-        from .factored import NativePush, factors_of, native_supported
+        from .factored import factors_of
         from .jacobian_engine import _is_delta, _layers_on, _primal_step, _single_thread
+        from .native import NativePush, NativeTaps, native_shape_supported, native_supported
 
         self.device = torch.device(device or "cpu")
         self.dtype, self.stack = dtype, stack
@@ -57,10 +60,13 @@ class JacobianOperator:
                 # phi' stored as (1, c, *n) in the tangents' memory layout (a multiply
                 # across layouts was measured 20x slower than within one)
                 d = d.to(dtype)[None].contiguous(memory_format=mf)
-                f = factors_of(layer) if x.shape[-1] == x.shape[1] else None
+                square, n = x.shape[-1] == x.shape[1], stack.size
+                f = factors_of(layer) if square else None
                 if native_supported(f, dtype, self.device, stack.dim):
-                    n = stack.size
                     pushes = (NativePush(f, dtype, n), NativePush(f, dtype, n, adjoint=True))
+                    self.layers.append((pushes, None, d, False))
+                elif square and native_shape_supported(w.shape[0], dtype, self.device, stack.dim):
+                    pushes = (NativeTaps(w, dtype, n), NativeTaps(w, dtype, n, adjoint=True))
                     self.layers.append((pushes, None, d, False))
                 else:
                     w_adj = w.transpose(0, 1).flip(dims)  # adjoint circular cross-correlation
@@ -81,7 +87,7 @@ class JacobianOperator:
         """(lo, hi, forward run, adjoint run) over the layers: runs of native layers with
         one key get NativeRuns (the adjoint one in VJP order, each layer followed by the
         previous layer's phi'), the rest None (pushed by :meth:`_push_all`)."""
-        from .factored import NativeRun
+        from .native import NativeRun
 
         lay, out, lo = self.layers, [], 0
         key = lambda i: lay[i][0][0].key if lay[i][1] is None else None  # noqa: E731

@@ -8,9 +8,9 @@ import time
 import pytest
 import torch
 
-from spectra.factored import native_available
 from spectra.jacobian import ConvStack, jacobian_dense
 from spectra.jacobian_engine import _Engine
+from spectra.native import native_available
 from spectra.network import BlockSpec, fixed_point_input, iter_block_layers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -67,9 +67,10 @@ def test_modes_slices_and_forms_agree_bit_for_bit(dim, dtype):
 @pytest.mark.skipif(not native_available(), reason="native kernel not built")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_native_layers_between_halo_and_plain_forms(dtype):
-    # c = 16: the orth layers take the native factored push (plain form), the Gaussian
-    # ones the halo conv, the delta-orth ones the GEMM: every form change, in every mode
-    # and slicing, with the same bits; float64 vs the explicit conv matrices to 1e-10.
+    # c = 16: the orth layers take the native factored push, the Gaussian and delta-orth
+    # ones the native taps (runs of one kind at a time), in every mode and slicing with
+    # the same bits; float64 vs the explicit conv matrices to 1e-10. (The halo/plain form
+    # changes of the conv route: the c = 4 test above.)
     c = 16
     layers = _mixed_layers(2, c, 11, seed=7)
     assert any(hasattr(layer, "factors") for layer in layers)

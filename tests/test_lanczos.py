@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from spectra.factored import native_available
 from spectra.jacobian import ConvStack, jacobian_dense, spectrum
 from spectra.lanczos import JacobianOperator, lanczos_density, wasserstein1
 from spectra.meanfield import operating_point
+from spectra.native import native_available
 from spectra.network import BlockSpec, fixed_point_input
 
 
@@ -39,8 +39,8 @@ def test_jvp_vjp_match_dense_jacobian(init, dim):
 @pytest.mark.skipif(not native_available(), reason="native kernel not built")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_native_jvp_vjp_match_dense_jacobian(threads, monkeypatch):
-    # c = 16 orth layers go through the native forward and adjoint runs; a Gaussian layer
-    # in the middle splits them into two native segments around a conv one. Against the
+    # c = 16 orth layers go through the native factored runs, a Gaussian layer in the
+    # middle through the native taps: three segments, forward and adjoint. Against the
     # explicit J (float64, O(1) entries: 1e-12), threads 1 and 2 (slices of 3 probes).
     from spectra.network import iter_block_layers
 
@@ -54,7 +54,8 @@ def test_native_jvp_vjp_match_dense_jacobian(threads, monkeypatch):
     st = ConvStack.from_layers(layers, x0, "tanh")
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     op = JacobianOperator(st, dtype=torch.float64)
-    assert [fwd is not None for _, _, fwd, _ in op.segments] == [True, False, True]
+    kinds = [fwd.first.kind for _, _, fwd, _ in op.segments]
+    assert kinds == ["orth", "taps", "orth"]  # one run per kernel kind
     j = jacobian_dense(st)
     v = torch.randn((3, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     flat = v.reshape(3, -1)

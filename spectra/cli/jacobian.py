@@ -100,9 +100,9 @@ def jacobian(
     import torch
 
     from ..activations import get_activation
-    from ..factored import native_shape_supported
     from ..jacobian import DENSE_MAX_N, FULL_SVD_MAX_N, ConvStack, spectrum, tune_allocator
     from ..kernels import conv_kernel
+    from ..native import native_shape_supported
     from ..network import BlockSpec, fixed_point_input, resolve_operating_point
 
     act = get_activation(activation)
