@@ -155,7 +155,7 @@ def test_bad_input_one_line_exit_2_no_files(tmp_path, args, needle):
 
 
 @pytest.mark.skipif(not native_available(), reason="native kernel not built")
-def test_native_orth_push_is_deterministic_and_recorded(tmp_path):
+def test_native_push_is_deterministic_and_recorded(tmp_path):
     # c = 16 orth layers take the native factored push (two threads over batch slices):
     # the same seed still gives the same bytes, and run.json says which route ran.
     import json
@@ -173,7 +173,7 @@ def test_native_orth_push_is_deterministic_and_recorded(tmp_path):
         assert res.exit_code == 0, res.output
         outs.append(out)
     a, b, g, d = outs
-    assert json.loads((d / "run.json").read_text())["native_orth_push"] is False
+    assert json.loads((d / "run.json").read_text())["native_push"] == "none"
     assert (a / "singular_values.csv").read_bytes() == (b / "singular_values.csv").read_bytes()
-    assert json.loads((a / "run.json").read_text())["native_orth_push"] is True
-    assert json.loads((g / "run.json").read_text())["native_orth_push"] is False
+    assert json.loads((a / "run.json").read_text())["native_push"] == "factored"
+    assert json.loads((g / "run.json").read_text())["native_push"] == "taps"

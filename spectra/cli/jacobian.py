@@ -153,12 +153,10 @@ def jacobian(
         )
         ctx.meta["method"] = res.method
         ctx.meta["method_reason"] = res.reason
-        # orth layers take the native factored push when it is built (spectra.factored)
-        ctx.meta["native_orth_push"] = (
-            init == "orth"
-            and res.method != "dense"
-            and native_shape_supported(channels, tdtype, dev, dim)
-        )
+        # which tangent push ran (spectra.native): orth layers in factored form, the other
+        # kernels by their taps, or the conv route (no library, GPU, 1D, other widths)
+        native = res.method != "dense" and native_shape_supported(channels, tdtype, dev, dim)
+        ctx.meta["native_push"] = ("factored" if init == "orth" else "taps") if native else "none"
         echo(
             f"{res.method}: N = {spec.n_features}, s_max = {summary['s_max']:.6g}, "
             f"s_min = {summary['s_min']:.6g}, mean s^2 = {summary['mean_sq']:.6g} "
