@@ -1,4 +1,5 @@
-/* One layer of tangent pushes through an orthogonal kernel in Algorithm 1's factored form.
+/* Native tangent pushes (spectra/native.py): orthogonal kernels in Algorithm 1's factored
+ * form (this part), and any dense kernel by its taps (the second part, below).
  *
  * The kernel of Algorithm 1 ([T8]) is K = A_S ... A_1 H0 with 2-tap factors
  * A_j = P_j + (I - P_j) z_{axis_j}; writing P_j = O_j diag(1_{r_j}, 0) O_j^T (O_j orthogonal),

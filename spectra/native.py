@@ -117,8 +117,12 @@ class NativePush:
     """
 
     def __init__(self, factors: OrthFactors, dtype, n: int, adjoint: bool = False) -> None:
-        if dtype not in (torch.float32, torch.float64) or factors.channels not in NATIVE_CHANNELS:
-            raise ValueError(f"native push: float32/float64 and c in {NATIVE_CHANNELS} only")
+        if (
+            dtype not in (torch.float32, torch.float64)
+            or factors.channels not in NATIVE_CHANNELS
+            or factors.dim != 2
+        ):
+            raise ValueError(f"native push: 2D, float32/float64 and c in {NATIVE_CHANNELS} only")
         c, self.n = factors.channels, n
         self.dtype, self.channels = dtype, c
         mats = factors.mats.to(device="cpu", dtype=dtype)
