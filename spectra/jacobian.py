@@ -244,15 +244,18 @@ def stable_spectrum(
                 state["eng"] = _Engine(t, stack.kernel, torch.float64, nw, threads)
             else:
                 state["eng"].load(t)
-                state["eng"]._set_threads()  # its mode's thread count (pool: 1 each)
+                state["eng"]._set_threads()  # adaptive: its mode's count (pool: 1 each)
             eng = state["eng"]
             state["x"], done = eng.run(it, state["x"], stack.activation, torch.float64, limit=m)
             if done != m:
                 raise SpectraError(f"the stack ended after {done} of {m} layers")
             out = eng.result(close=False).reshape(n_feat, n_feat).T
-            # the group's QR and triangular update are big LAPACK/BLAS calls: all threads
-            # (they ran on one whenever the engine was in pool mode: 119 vs 74 ms per QR)
-            torch.set_num_threads(threads)
+            if eng.adaptive:
+                # the group's QR and triangular update are big LAPACK/BLAS calls: all
+                # threads (they ran on one whenever the engine was in pool mode: 119 vs
+                # 74 ms per 1024^2 QR). A one-chunk engine (N < 256) keeps one thread
+                # throughout, so its bytes do not depend on the machine's thread count.
+                torch.set_num_threads(threads)
             return out, m
 
         try:

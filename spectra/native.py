@@ -161,8 +161,9 @@ def _tap_maps(n: int, offsets: tuple[tuple[int, int], ...]) -> torch.Tensor:
 class NativeTaps:
     """One layer of a dense 2D kernel ``weight`` (c, c, k, k) prepared for the native
     kernel as its nonzero taps: the circular cross-correlation [T1]
-    y(p) = sum_t W_t x(p + o_t), o_t = (a - r, b - r) (taps wrap when k > n); a kernel with
-    only its centre tap is one channel mix. ``adjoint``: y(p) = sum_t W_t^T x(p - o_t)
+    y(p) = sum_t W_t x(p + o_t), o_t = (a - r, b - r) mod n (taps that wrap onto one
+    offset when k > n are summed first); a kernel with only its centre tap is one
+    channel mix. ``adjoint``: y(p) = sum_t W_t^T x(p - o_t)
     (the VJP of [T23]). Calling it pushes batch rows through this layer alone (times
     ``dphi``); :class:`NativeRun` pushes runs of layers."""
 
@@ -179,12 +180,21 @@ class NativeTaps:
         w = weight.detach().to(device="cpu", dtype=torch.float64)
         k = w.shape[-1]
         r = k // 2
-        nonzero = w.abs().amax(dim=(0, 1)) > 0
-        taps = [(a, b) for a in range(k) for b in range(k) if nonzero[a, b]] or [(r, r)]
+        # taps that land on the same pixel (k > n: they wrap) are summed first, in float64:
+        # one channel mix per distinct offset (mod n), and no float32 sum of aliases
+        keep = (w != 0).any(dim=(0, 1))  # NaN counts as nonzero
         sign = -1 if adjoint else 1
-        offsets = tuple((sign * (a - r), sign * (b - r)) for a, b in taps)
+        groups: dict[tuple[int, int], torch.Tensor] = {}
+        for a in range(k):
+            for b in range(k):
+                if keep[a, b]:
+                    o = ((sign * (a - r)) % n, (sign * (b - r)) % n)
+                    groups[o] = groups[o] + w[:, :, a, b] if o in groups else w[:, :, a, b]
+        if not groups:
+            groups[(0, 0)] = torch.zeros_like(w[:, :, 0, 0])
+        offsets = tuple(groups)
         # column k_in of the tap's matrix contiguous: W_t^T forward, (W_t^T)^T = W_t adjoint
-        mats = [w[:, :, a, b] if adjoint else w[:, :, a, b].T for a, b in taps]
+        mats = [m if adjoint else m.T for m in groups.values()]
         self.mt = torch.stack(mats).to(dtype).contiguous()
         self.shifts = _tap_maps(n, offsets)
         self.dtype, self.channels, self.n = dtype, c, n

@@ -232,3 +232,21 @@ def test_huge_spread_qr_sweeps_match_jacobi(monkeypatch):
     swept = spectrum(stack, "stable").log_singular_values
     assert direct[0] - direct[-1] > 100
     np.testing.assert_allclose(swept, direct, rtol=0, atol=1e-9)
+
+
+def test_stable_small_n_bytes_do_not_depend_on_the_thread_count():
+    # N = 144 < 256: one tangent chunk, one intra-op thread throughout (QR included), so
+    # the same stack gives the same float64 bits with 1 or 2 torch threads.
+    from spectra.jacobian import stable_spectrum
+
+    stack, _, _ = _stack("gaussian", depth=12, c=16, n=3, sw=1.3, sb=0.2)
+    old = torch.get_num_threads()
+    try:
+        outs = []
+        for th in (1, 2):
+            torch.set_num_threads(th)
+            outs.append(stable_spectrum(stack, group=2)[0])
+            assert torch.get_num_threads() == th  # restored
+    finally:
+        torch.set_num_threads(old)
+    assert np.array_equal(outs[0], outs[1])
