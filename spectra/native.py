@@ -267,31 +267,18 @@ class NativeRun:
             raise ValueError("native push: src and dst rows overlap")
         if scratch.dtype != f.dtype or scratch.numel() < 4 * f.img or not scratch.is_contiguous():
             raise ValueError("native push: scratch too small, strided or of another dtype")
-        if f.kind == "taps":
-            self.fn(
-                p(src[lo].data_ptr()),
-                p(dst[lo].data_ptr()),
-                hi - lo,
-                f.n * f.n,
-                self.layers,
-                self.mt.shape[1],
-                p(self.mt.data_ptr()),
-                p(f.shifts.data_ptr()),
-                p(self.d.data_ptr()),
-                p(scratch.data_ptr()),
-            )
-            return
-        self.fn(
+        args = [
             p(src[lo].data_ptr()),
             p(dst[lo].data_ptr()),
             hi - lo,
             f.n * f.n,
             self.layers,
-            self.ranks.shape[1],
+            self.mt.shape[1],  # stages (orth) or taps
             p(self.mt.data_ptr()),
-            p(self.ranks.data_ptr()),
-            p(f.shifts.data_ptr()),
-            p(self.d.data_ptr()),
-            p(f.out.data_ptr()),
-            p(scratch.data_ptr()),
-        )
+        ]
+        if f.kind == "orth":
+            args += [p(self.ranks.data_ptr()), p(f.shifts.data_ptr()), p(self.d.data_ptr())]
+            args.append(p(f.out.data_ptr()))
+        else:
+            args += [p(f.shifts.data_ptr()), p(self.d.data_ptr())]
+        self.fn(*args, p(scratch.data_ptr()))

@@ -39,7 +39,7 @@ def _push(layers, x0, dtype, *, chunks, mode=None, probe=None):
     if probe is not None:
         eng.probe_every, eng.probe_len = probe
     act = ConvStack.from_layers(layers, x0).activation
-    eng.run(((w.double(), b.double()) for w, b in layers), x0.double(), act, dtype)
+    eng.run(iter(layers), x0.double(), act, dtype)  # float64 layers (orth: with factors)
     return eng.result().reshape(nf, nf)
 
 
@@ -75,23 +75,12 @@ def test_native_layers_between_halo_and_plain_forms(dtype):
     layers = _mixed_layers(2, c, 11, seed=7)
     assert any(hasattr(layer, "factors") for layer in layers)
     x0 = fixed_point_input(c, 3, q_star=0.4, generator=torch.Generator().manual_seed(5))
-    nf = x0.numel()
-    runs = []
-    for chunks, mode, probe in (
-        (1, None, None),
-        (3, "pool", None),
-        (3, "serial", None),
-        (2, None, (3, 1)),
-    ):
-        t = torch.eye(nf, dtype=dtype).reshape(nf, c, 3, 3)
-        eng = _Engine(t, 3, dtype, chunks, threads=1)
-        if mode is not None:
-            eng.adaptive, eng.mode = False, mode
-        if probe is not None:
-            eng.probe_every, eng.probe_len = probe
-        act = ConvStack.from_layers(layers, x0).activation
-        eng.run(iter(layers), x0.double(), act, dtype)
-        runs.append(eng.result().reshape(nf, nf))
+    runs = [
+        _push(layers, x0, dtype, chunks=1),
+        _push(layers, x0, dtype, chunks=3, mode="pool"),
+        _push(layers, x0, dtype, chunks=3, mode="serial"),
+        _push(layers, x0, dtype, chunks=2, probe=(3, 1)),
+    ]
     assert all(torch.equal(runs[0], r) for r in runs[1:])
     if dtype == torch.float64:
         dense = jacobian_dense(ConvStack.from_layers(layers, x0))
