@@ -14,7 +14,11 @@ Internal to :mod:`spectra.jacobian` and :mod:`spectra.lanczos`. What was measure
 - the per-layer primal step and weight draws are tiny ops, 2-3x slower under two OpenMP
   threads: they run single-threaded, a block of layers at a time (:meth:`_Engine.run`);
 - glibc returns the large per-layer buffers to the OS and page-faults them back unless
-  its mmap/trim thresholds are raised (:func:`tune_allocator`).
+  its mmap/trim thresholds are raised (:func:`tune_allocator`);
+- on CPU for 2D square images with c in spectra.native.NATIVE_CHANNELS, layers skip all
+  of the above: orth layers carrying Algorithm 1's factors and every other kernel (by
+  its taps) go through the native kernel, runs of up to ``block`` layers per call with
+  each image in L1 (:mod:`spectra.native`; 1.5-2.5x the conv route here).
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ class _Tangents:
 
     def prepare(self, delta: bool, native: bool = False) -> None:
         """Move the state into the form the next layer needs (halo for a k x k conv,
-        plain for a delta kernel, a native factored push or r > n). Called once per
+        plain for a delta kernel, a native push or r > n). Called once per
         layer, before any push."""
         want = "plain" if delta or native or self.wide else "halo"
         if want == "plain" and self.plain[1 - self.i] is None:
@@ -272,7 +276,8 @@ class _Engine:
         self.futs = [self.pool.submit(fn, *args) for args in calls]
 
     def _push_native(self, w: NativeRun) -> None:
-        """Factored orth layers: the native kernel, which holds the GIL for none of its
+        """A run of native layers (factored orth or taps, :mod:`spectra.native`): the native
+        kernel, which holds the GIL for none of its
         work, on every batch slice at once (one pool thread each; no intra-op threads, so
         no mode choice). The same bits for any slicing: images are independent."""
         self._wait()
