@@ -105,13 +105,13 @@ class _native_off:
     def __enter__(self) -> None:
         import spectra.jacobian_engine as eng
 
-        self.saved = (eng.native_supported, eng.native_shape_supported)
-        eng.native_supported = eng.native_shape_supported = lambda *a: False
+        self.saved = eng.native_layer
+        eng.native_layer = lambda *a, **k: None
 
     def __exit__(self, *exc) -> None:
         import spectra.jacobian_engine as eng
 
-        eng.native_supported, eng.native_shape_supported = self.saved
+        eng.native_layer = self.saved
 
 
 def factored_flops(c: int, n: int, depth: int, k: int = 3) -> float:

@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activation
-from .factored import factors_of
-from .native import NativePush, NativeRun, NativeTaps, native_shape_supported, native_supported
+from .native import NativePush, NativeRun, NativeTaps, native_layer
 
 __all__ = ["tune_allocator"]
 
@@ -326,13 +325,8 @@ class _Engine:
                 for layer in layers:
                     w, b = layer
                     x, d = _primal_step(x, w, b, act)
-                    square = x.shape[-1] == x.shape[1]
-                    factors = factors_of(layer) if square else None
-                    if native_supported(factors, dtype, x.device, x.ndim - 1):
-                        w_t = NativePush(factors, dtype, x.shape[-1])
-                    elif square and native_shape_supported(w.shape[0], dtype, x.device, x.ndim - 1):
-                        w_t = NativeTaps(w, dtype, x.shape[-1])  # any kernel, by its taps
-                    else:
+                    w_t = native_layer(layer, x, dtype)
+                    if w_t is None:
                         # the kernel in the conv's layout: oneDNN otherwise converts it per call
                         w_t = w.to(dtype).contiguous(memory_format=self.mf)
                     block.append((w_t, d.to(dtype)[None].contiguous(memory_format=self.mf)))
@@ -431,7 +425,7 @@ def _primal_step(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, act: Activat
 
 def _layers_on(stack, device) -> Iterator[Layer]:
     """The stack's layers in float64 on ``device``; factored ones keep their factors."""
-    from .factored import FactoredLayer
+    from .factored import FactoredLayer, factors_of
 
     for layer in stack.layers():
         factors = factors_of(layer)  # before the copy: None if the weight was modified

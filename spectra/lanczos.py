@@ -40,9 +40,8 @@ class JacobianOperator:
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
-        from .factored import factors_of
         from .jacobian_engine import _is_delta, _layers_on, _primal_step, _single_thread
-        from .native import NativePush, NativeTaps, native_shape_supported, native_supported
+        from .native import native_layer
 
         self.device = torch.device(device or "cpu")
         self.dtype, self.stack = dtype, stack
@@ -60,13 +59,9 @@ class JacobianOperator:
                 # phi' stored as (1, c, *n) in the tangents' memory layout (a multiply
                 # across layouts was measured 20x slower than within one)
                 d = d.to(dtype)[None].contiguous(memory_format=mf)
-                square, n = x.shape[-1] == x.shape[1], stack.size
-                f = factors_of(layer) if square else None
-                if native_supported(f, dtype, self.device, stack.dim):
-                    pushes = (NativePush(f, dtype, n), NativePush(f, dtype, n, adjoint=True))
-                    self.layers.append((pushes, None, d, False))
-                elif square and native_shape_supported(w.shape[0], dtype, self.device, stack.dim):
-                    pushes = (NativeTaps(w, dtype, n), NativeTaps(w, dtype, n, adjoint=True))
+                fwd = native_layer(layer, x, dtype)
+                if fwd is not None:
+                    pushes = (fwd, native_layer(layer, x, dtype, adjoint=True))
                     self.layers.append((pushes, None, d, False))
                 else:
                     w_adj = w.transpose(0, 1).flip(dims)  # adjoint circular cross-correlation

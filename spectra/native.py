@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import torch
 
-from .factored import OrthFactors
+from .factored import OrthFactors, factors_of
 
 __all__ = [
     "NATIVE_CHANNELS",
@@ -34,6 +34,7 @@ __all__ = [
     "NativePush",
     "NativeTaps",
     "NativeRun",
+    "native_layer",
 ]
 
 #: channel counts the native kernel is compiled for (64-byte vectors of channels)
@@ -102,6 +103,23 @@ def native_shape_supported(channels: int, dtype, device, dim: int) -> bool:
         and channels in NATIVE_CHANNELS
         and native_available()
     )
+
+
+def native_layer(layer, x: torch.Tensor, dtype, adjoint: bool = False):
+    """The native push of ``layer`` ((weight, bias), possibly a FactoredLayer) for tangent
+    images shaped like the primal ``x`` (c, *n): a :class:`NativePush` when it carries
+    current Algorithm-1 factors, else a :class:`NativeTaps`; None where the native kernel
+    does not apply (conv route: not CPU, not 2D square, other c or dtype, no library)."""
+    dim = x.ndim - 1
+    if x.shape[-1] != x.shape[1]:  # non-square images
+        return None
+    factors = factors_of(layer)
+    if native_supported(factors, dtype, x.device, dim):
+        return NativePush(factors, dtype, x.shape[-1], adjoint=adjoint)
+    w = layer[0]
+    if native_shape_supported(w.shape[0], dtype, x.device, dim):
+        return NativeTaps(w, dtype, x.shape[-1], adjoint=adjoint)
+    return None
 
 
 class NativePush:

@@ -104,7 +104,6 @@ def test_engine_native_jacobian_matches_the_explicit_product(monkeypatch, worker
     assert calls == [6] * workers  # one run of the 6 layers per batch slice
     assert torch.allclose(jt.T, jacobian_dense(stack), rtol=0, atol=1e-10)
     monkeypatch.setattr(nat, "native_available", lambda: False)
-    monkeypatch.setattr("spectra.jacobian_engine.native_supported", lambda *a: False)
     assert torch.allclose(
         jacobian_forward(stack, dtype=torch.float64, workers=workers), jt, rtol=0, atol=1e-12
     )
