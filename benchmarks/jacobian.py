@@ -20,12 +20,14 @@ peer_seconds, speedup, gflops, gemm_gflops, peak_rss_mb, w1_log, note, seed``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +36,12 @@ import torch
 
 from spectra.jacobian import (
     ConvStack,
-    _threads,
     jacobian_forward,
+    native_shape_supported,
+    native_supported,
     spectrum,
     tune_allocator,
 )
-from spectra.native import native_shape_supported, native_supported
 from spectra.network import BlockSpec, CircularConvBlock, fixed_point_input, iter_block_layers
 from spectra.tables import write_csv
 
@@ -99,31 +101,27 @@ def _native_kind(layer, dtype, device, c: int) -> str | None:
     return "taps" if native_shape_supported(c, dtype, device, 2) else None
 
 
-class _native_off:
-    """Context: the engine's native kernel switched off (the conv route), for a peer row."""
-
-    def __enter__(self) -> None:
-        import spectra.jacobian_engine as eng
-
-        self.saved = eng.native_layer
-        eng.native_layer = lambda *a, **k: None
-
-    def __exit__(self, *exc) -> None:
-        import spectra.jacobian_engine as eng
-
-        eng.native_layer = self.saved
-
-
 def factored_flops(c: int, n: int, depth: int, k: int = 3) -> float:
     """Multiply-adds x 2 of the native factored orth push: 1 + 2 (k - 1) channel mixes
-    of c x c per pixel and tangent (spectra.factored)."""
+    of c x c per pixel and tangent (spectra.kernels)."""
     return 2.0 * (c * n * n) * c * c * (1 + 2 * (k - 1)) * n * n * depth
+
+
+@contextlib.contextmanager
+def _no_tf32():
+    """Full float32 in GPU matmuls and convs (as the engine computes), restored after."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def gemm_gflops(device: str, dtype, size: int = 2048, reps: int = 5) -> float:
     """Same-process GEMM throughput (GFLOP/s) at ``size``^2 in ``dtype``."""
     a = torch.randn(size, size, dtype=dtype, device=device)
-    with _threads(torch.device(device), 1):
+    with _no_tf32():
         a @ a
         _sync(device)
         t = time.perf_counter()
@@ -276,8 +274,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
             if kind == "factored":
                 t_tp.append(time_engine(taps_stack, dtype, device))
             if kind is not None:
-                with _native_off():
-                    t_cv.append(time_engine(stack, dtype, device))
+                t_cv.append(time_engine(replace(stack, native=False), dtype, device))
         t_eng, t_jf, t_pl = med(t_eng), med(t_jf), med(t_pl)
         slow_depth = slow_depth or depth
         sl = layers[:slow_depth]
@@ -321,7 +318,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
                     )
                 )
         if not delta:
-            with _threads(torch.device(device), 1):
+            with _no_tf32():
                 t_fl = med([time_conv_floor(c, n, 3, depth, dtype, device) for _ in range(repeats)])
             rows.append(
                 _row(
@@ -387,7 +384,7 @@ def bench_memory(rows, init, c, n, depths, seed):
 
 
 def bench_lanczos(rows, device, dtype, c, n, depth, seed, full: bool, steps, probes, init="orth"):
-    from spectra.lanczos import wasserstein1
+    from scipy.stats import wasserstein_distance
 
     name = str(dtype).replace("torch.", "")
     gd = device if device.startswith("cuda") else None  # draw kernels on the GPU there
@@ -417,7 +414,7 @@ def bench_lanczos(rows, device, dtype, c, n, depth, seed, full: bool, steps, pro
     res_f = spectrum(stack, "forward", dtype=dtype, device=device)
     ls = res_f.log_singular_values
     d = res_l.density
-    w1 = wasserstein1(d["ritz_log_lambda"], d["ritz_weight"], 2 * ls, np.ones_like(ls))
+    w1 = wasserstein_distance(d["ritz_log_lambda"], 2 * ls, d["ritz_weight"])
     rows.append(
         _row(
             row="lanczos_vs_full",

@@ -14,7 +14,7 @@ import torch
 
 from spectra.data import load_dataset
 from spectra.tables import write_csv
-from spectra.train import TrainConfig, accuracy_after, read_history, steps_to_accuracy, train
+from spectra.training import TrainConfig, accuracy_after, read_history, steps_to_accuracy, train
 
 
 class TimeUp(Exception):

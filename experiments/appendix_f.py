@@ -6,7 +6,7 @@ diagonal, whose DFT is -1/6 [1, r, r^3, r^5, r^4, r^2, r^4, r^5, r^3, r], r = 2/
 
 Three curves per Fourier mode m of that diagonal (THEORY.md [T17]-[T19]):
 - ``ensemble``: finite random CNNs (torch float64), see
-  :func:`spectra.meanfield_conv.ensemble_first_diagonal`;
+  :func:`spectra.meanfield.ensemble_first_diagonal`;
 - ``mean_field``: the exact covariance map [T17] iterated from Sigma^0;
 - ``linear``: the prediction (chi_c* lambda_m)^l epsilon^0(m).
 
@@ -45,15 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from spectra import meanfield as mf
-    from spectra.meanfield_conv import (
+    from spectra.meanfield import (
         appendix_f_perturbation,
         ensemble_first_diagonal,
         first_diagonal_modes,
         fit_decay_rate,
         fixed_point_covariance,
+        fourier_eigenvalues,
         iterate_covariance_map,
     )
-    from spectra.meanfield_modes import fourier_eigenvalues
     from spectra.plots.meanfield import appendix_f_figure
     from spectra.tables import write_csv
 

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from spectra import meanfield as mf
     from spectra.kernels import variance_vector
-    from spectra.meanfield_modes import modes_frame
+    from spectra.meanfield import modes_frame
     from spectra.plots.meanfield import modes_figure
     from spectra.tables import write_csv
 

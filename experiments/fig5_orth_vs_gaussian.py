@@ -29,7 +29,7 @@ from _training import (
 )
 
 from spectra.plots.training import learning_curves
-from spectra.train import steps_to_accuracy
+from spectra.training import steps_to_accuracy
 
 
 def main() -> None:

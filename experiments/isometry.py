@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.integrate import trapezoid
 
 from spectra import rmt
 from spectra.jacobian import ConvStack, spectrum
@@ -158,12 +159,12 @@ def _log_spread(summary: pd.DataFrame, sv: pd.DataFrame, th: pd.DataFrame) -> pd
     for key, g in th.groupby(base):
         g = g.sort_values("log_lambda")
         ell, p = g["log_lambda"].to_numpy(), g["density_log"].to_numpy()
-        mass = np.trapezoid(p, ell)
+        mass = trapezoid(p, ell)
         if len(g) < 2 or mass <= 0:
             var = 0.0
         else:
-            m = np.trapezoid(ell * p, ell) / mass
-            var = float(np.trapezoid((ell - m) ** 2 * p, ell) / mass)
+            m = trapezoid(ell * p, ell) / mass
+            var = float(trapezoid((ell - m) ** 2 * p, ell) / mass)
         rows.append((*key, var))
     theo = pd.DataFrame(rows, columns=[*base, "theory_var_log_sq"])
     summary = summary.drop(columns=["var_log_sq", "theory_var_log_sq"], errors="ignore")

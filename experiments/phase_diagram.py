@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from spectra import meanfield as mf
-    from spectra.meanfield_grid import critical_line, phase_grid
+    from spectra.meanfield import critical_line, phase_grid
     from spectra.plots.meanfield import phase_figure
     from spectra.tables import write_csv
 

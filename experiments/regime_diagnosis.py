@@ -18,7 +18,7 @@ import torch
 from _training import save, write_command
 
 from spectra.data import load_dataset
-from spectra.train import TrainConfig, build_model, diagnose, lr_factors
+from spectra.training import TrainConfig, build_model, diagnose, lr_factors
 
 
 def main() -> None:

@@ -214,7 +214,7 @@ def load_digits() -> Dataset:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError:  # pragma: no cover - scikit-learn is a declared extra
         raise SpectraError(
-            "the digits dataset needs scikit-learn; pip install scikit-learn"
+            "the digits dataset needs scikit-learn: pip install 'spectra[data]'"
         ) from None
     bunch = _sk_digits()
     x = bunch.images.astype(np.float32)[:, None]  # (1797, 1, 8, 8), values 0..16

@@ -144,8 +144,7 @@ def iter_block_layers(
     layers in float64 come as :class:`spectra.factored.FactoredLayer` (unpacks as the
     pair, and carries the same kernel in factored form for the Jacobian engine).
     """
-    from .factored import FactoredLayer, orth_kernel_factored
-    from .kernels import conv_kernel
+    from .kernels import FactoredLayer, conv_kernel, orth_kernel_factored
 
     c = spec.channels
     for _ in range(spec.depth):

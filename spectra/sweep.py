@@ -66,7 +66,7 @@ def _client(scheduler):
         from distributed import Client
     except ImportError:  # pragma: no cover - optional extra
         raise SpectraError(
-            "--scheduler needs dask distributed; pip install 'dask[distributed]'"
+            "--scheduler needs dask distributed: pip install 'spectra[cluster]'"
         ) from None
     if isinstance(scheduler, Client):
         return scheduler, False

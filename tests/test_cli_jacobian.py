@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spectra.cli import app
-from spectra.native import native_available
+from spectra.jacobian import native_available
 
 SMALL = ["--depth", "40", "--channels", "4", "--size", "4", "--quiet"]
 

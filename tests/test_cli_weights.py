@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spectra.cli import app
-from spectra.weight_spectra import KS_COLUMNS, SV_COLUMNS
+from spectra.studies import KS_COLUMNS, SV_COLUMNS
 
 SMALL = ["weights", "--size", "6", "--kernel", "3", "--channels", "2,4", "--quiet"]
 

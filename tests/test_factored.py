@@ -14,8 +14,7 @@ import pickle
 import pytest
 import torch
 
-from spectra.factored import FactoredLayer, orth_kernel_factored
-from spectra.kernels import conv_kernel
+from spectra.kernels import FactoredLayer, conv_kernel, orth_kernel_factored
 from spectra.network import BlockSpec, circular_conv, iter_block_layers
 
 

@@ -8,9 +8,8 @@ import time
 import pytest
 import torch
 
-from spectra.jacobian import ConvStack, jacobian_dense
-from spectra.jacobian_engine import _Engine
-from spectra.native import native_available
+from spectra.jacobian import ConvStack, jacobian_dense, native_available
+from spectra.jacobian.testing import engine
 from spectra.network import BlockSpec, fixed_point_input, iter_block_layers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,7 +32,7 @@ def _push(layers, x0, dtype, *, chunks, mode=None, probe=None):
     c, n, dim = x0.shape[0], x0.shape[-1], x0.ndim - 1
     nf = x0.numel()
     t = torch.eye(nf, dtype=dtype).reshape((nf, c) + (n,) * dim)
-    eng = _Engine(t, 3, dtype, chunks, threads=1)
+    eng = engine._Engine(t, 3, dtype, chunks, threads=1)
     if mode is not None:
         eng.adaptive, eng.mode = False, mode
     if probe is not None:
@@ -92,7 +91,7 @@ def test_pool_only_when_clearly_faster(monkeypatch):
     # the pool every ``probe_every`` layers and keeps it only below 0.8x serial.
     t = torch.zeros(8, 1, 2, 2)
     for p, expect in ((0.9, "serial"), (0.5, "pool"), (1.5, "serial")):
-        eng = _Engine(t, 3, torch.float32, 2, threads=2)
+        eng = engine._Engine(t, 3, torch.float32, 2, threads=2)
         eng.probe_every, eng.probe_len = 10, 3
         clock = [0.0]
         monkeypatch.setattr(time, "perf_counter", lambda clock=clock: clock[0])
@@ -124,7 +123,7 @@ def test_kernel_sizes_and_kernels_wider_than_the_image(dim, k, n):
     x0 = fixed_point_input(c, n, dim=dim, q_star=0.5, generator=torch.Generator().manual_seed(3))
     nf = x0.numel()
     t = torch.eye(nf, dtype=torch.float64).reshape((nf, c) + (n,) * dim)
-    eng = _Engine(t, k, torch.float64, 2, threads=1)
+    eng = engine._Engine(t, k, torch.float64, 2, threads=1)
     eng.adaptive, eng.mode = False, "pool"
     eng.run(iter(layers), x0.double(), ConvStack.from_layers(layers, x0).activation, torch.float64)
     dense = jacobian_dense(ConvStack.from_layers(layers, x0))
@@ -160,7 +159,7 @@ def test_run_blocks_limits_and_groups_draw_every_layer_once():
 def test_slices_have_at_least_two_rows():
     # A batch of one takes a different oneDNN kernel (other float32 bits): never sliced so.
     t = torch.zeros(5, 1, 2, 2)
-    eng = _Engine(t, 3, torch.float32, 8, threads=2)
+    eng = engine._Engine(t, 3, torch.float32, 8, threads=2)
     assert min(hi - lo for lo, hi in eng.slices) >= 2 and eng.slices[-1][1] == 5
     eng.result()
 
@@ -169,7 +168,7 @@ def test_slices_have_at_least_two_rows():
 def test_caller_tangents_are_not_overwritten(dim):
     # The ping-pong buffers are written in turn; a contiguous float64 input (1D: no layout
     # change, so no implicit copy) must still come back untouched.
-    from spectra.lanczos import JacobianOperator
+    from spectra.jacobian import JacobianOperator
 
     layers = _mixed_layers(dim, 3, 5, seed=2)
     x0 = fixed_point_input(3, 4, dim=dim, q_star=0.3, generator=torch.Generator().manual_seed(1))

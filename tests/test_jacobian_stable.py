@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from spectra import jacobian_stable
 from spectra.jacobian import ConvStack, spectrum
+from spectra.jacobian.testing import stable as jacobian_stable
 from spectra.meanfield import operating_point
 from spectra.network import BlockSpec, circular_conv, fixed_point_input, iter_block_layers
 from spectra.operators import conv_matrix, conv_symbols

@@ -15,7 +15,7 @@ import pytest
 
 from spectra import meanfield as mf
 from spectra.errors import SpectraError
-from spectra.meanfield_critical import _crit_numerator
+from spectra.meanfield.testing import critical, maps
 
 # THEORY Table 1 (tanh, critical line): sigma_b -> (sigma_w*, q*, chi_q*, mu1, mu2)
 TABLE1 = {
@@ -80,8 +80,10 @@ def test_critical_numerator_series_matches_direct_at_crossover():
     for name in ("tanh", "erf"):
         act = mf.resolve_activation(name)
         q = 5e-4
-        series = _crit_numerator(q, act)
-        direct = q * float(mf._mu1(q, act)) - float(mf._expect(lambda u, a=act: a.phi(u) ** 2, q))
+        series = critical._crit_numerator(q, act)
+        direct = q * float(maps._mu1(q, act)) - float(
+            maps._expect(lambda u, a=act: a.phi(u) ** 2, q)
+        )
         assert abs(series / direct - 1.0) < 1e-8
 
 

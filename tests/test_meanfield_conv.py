@@ -12,16 +12,16 @@ import pytest
 
 from spectra import meanfield as mf
 from spectra.errors import SpectraError
-from spectra.meanfield_conv import (
+from spectra.meanfield import (
     appendix_f_perturbation,
     covariance_map,
     ensemble_first_diagonal,
     first_diagonal_modes,
     fit_decay_rate,
     fixed_point_covariance,
+    fourier_eigenvalues,
     iterate_covariance_map,
 )
-from spectra.meanfield_modes import fourier_eigenvalues
 
 SW, SB, ACT, N = 1.5, 0.5, "erf", 10
 V = np.array([0.025, 0.95, 0.025])

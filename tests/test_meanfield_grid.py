@@ -13,7 +13,7 @@ import pytest
 
 from spectra import meanfield as mf
 from spectra.errors import SpectraError
-from spectra.meanfield_grid import critical_line, phase_grid
+from spectra.meanfield import critical_line, phase_grid
 
 
 @pytest.fixture(scope="module")

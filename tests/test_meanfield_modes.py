@@ -13,7 +13,7 @@ import pytest
 
 from spectra import meanfield as mf
 from spectra.errors import SpectraError
-from spectra.meanfield_modes import (
+from spectra.meanfield import (
     fourier_eigenvalues,
     mode_depth_scales,
     modes_frame,

@@ -20,11 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-import spectra.factored as fac
-import spectra.native as nat
-from spectra.factored import FactoredLayer, orth_kernel_factored
+import spectra.kernels as fac
 from spectra.jacobian import ConvStack, jacobian_dense, jacobian_forward
-from spectra.native import NativePush, NativeRun, NativeTaps
+from spectra.jacobian.testing import native as nat
+from spectra.kernels import FactoredLayer, orth_kernel_factored
 from spectra.network import BlockSpec, circular_conv, fixed_point_input, iter_block_layers
 
 native = pytest.mark.skipif(not nat.native_available(), reason="native kernel not built")
@@ -39,7 +38,7 @@ def _native_case(c, n, dtype, seed=0, k=3):
     cl = torch.channels_last
     src = x.to(dtype).contiguous(memory_format=cl)
     dp = d.to(dtype).contiguous(memory_format=cl)
-    return NativePush(f, dtype, n), src, dp, ref
+    return nat.NativePush(f, dtype, n), src, dp, ref
 
 
 @native
@@ -96,9 +95,9 @@ def test_engine_native_jacobian_matches_the_explicit_product(monkeypatch, worker
     route is really taken (every layer) and agrees with the engine's conv route."""
     stack = _stack("orth", 16, 4, 6)
     calls = []
-    real = NativeRun.__call__
+    real = nat.NativeRun.__call__
     monkeypatch.setattr(
-        NativeRun, "__call__", lambda self, *a: (calls.append(self.layers), real(self, *a))[1]
+        nat.NativeRun, "__call__", lambda self, *a: (calls.append(self.layers), real(self, *a))[1]
     )
     jt = jacobian_forward(stack, dtype=torch.float64, workers=workers)
     assert calls == [6] * workers  # one run of the 6 layers per batch slice
@@ -127,7 +126,7 @@ def test_engine_without_the_native_kernel_uses_the_conv(monkeypatch):
     """No library (no compiler at install): the same Jacobian by the oneDNN conv route."""
     monkeypatch.setattr(nat, "_library", lambda: None)
     assert not nat.native_supported(orth_kernel_factored(16, 3)[1], torch.float32, "cpu", 2)
-    monkeypatch.setattr(NativeRun, "__call__", lambda *a: pytest.fail("native push called"))
+    monkeypatch.setattr(nat.NativeRun, "__call__", lambda *a: pytest.fail("native push called"))
     stack = _stack("orth", 16, 3, 3)
     jt = jacobian_forward(stack, dtype=torch.float64)
     assert torch.allclose(jt.T, jacobian_dense(stack), rtol=0, atol=1e-10)
@@ -143,7 +142,7 @@ def test_native_run_of_layers_is_the_layers_one_by_one(dtype):
     pushes, dphis = [], []
     for _ in range(5):
         _, f = orth_kernel_factored(16, 3, sigma_w=1.1, generator=g)
-        pushes.append(NativePush(f, dtype, 4))
+        pushes.append(nat.NativePush(f, dtype, 4))
         dphis.append(torch.rand(1, 16, 4, 4, generator=g, dtype=torch.float64).to(dtype))
     dphis = [d.contiguous(memory_format=cl) for d in dphis]
     x = torch.randn(6, 16, 4, 4, generator=g, dtype=torch.float64).to(dtype)
@@ -153,19 +152,19 @@ def test_native_run_of_layers_is_the_layers_one_by_one(dtype):
         nxt = torch.empty_like(one)
         p(one, nxt, d, 0, 6, p.scratch())
         one = nxt
-    run = NativeRun(pushes, dphis)
+    run = nat.NativeRun(pushes, dphis)
     out = torch.empty_like(x)
     run(x, out, 0, 6, run.scratch())
     assert torch.equal(out, one)
-    other = NativePush(orth_kernel_factored(16, 3, generator=g)[1], dtype, 5)
+    other = nat.NativePush(orth_kernel_factored(16, 3, generator=g)[1], dtype, 5)
     with pytest.raises(ValueError, match="one shape"):
-        NativeRun([pushes[0], other], dphis[:2])
+        nat.NativeRun([pushes[0], other], dphis[:2])
 
 
 @native
 def test_native_run_refuses_what_its_pointers_cannot_take():
     push, src, d, _ = _native_case(16, 4, torch.float32)
-    run = NativeRun([push], [d])
+    run = nat.NativeRun([push], [d])
     sc = run.scratch()
     with pytest.raises(ValueError, match="channels-last"):
         run(src.contiguous(), torch.empty_like(src), 0, 7, sc)  # NCHW layout
@@ -182,16 +181,16 @@ def test_native_run_refuses_what_its_pointers_cannot_take():
     with pytest.raises(ValueError, match="scratch"):  # the right numel, one element's storage
         run(src, torch.empty_like(src), 0, 7, torch.empty(1).expand(sc.numel()))
     with pytest.raises(ValueError, match="phi'"):
-        NativeRun([push], [d[..., :2]])
+        nat.NativeRun([push], [d[..., :2]])
     f = orth_kernel_factored(16, 3)[1]
     with pytest.raises(ValueError, match="float32/float64"):
-        NativePush(f, torch.float16, 4)
+        nat.NativePush(f, torch.float16, 4)
 
 
 @native
 def test_orth_kernel_size_one_forward_and_lanczos():
     """k = 1: no shift stages (one channel mix); forward and adjoint runs still exact."""
-    from spectra.lanczos import JacobianOperator
+    from spectra.jacobian import JacobianOperator
 
     stack = _stack_k("orth", 16, 3, 3, k=1)
     j = jacobian_dense(stack)
@@ -232,9 +231,9 @@ def test_stable_method_through_native_pushes(monkeypatch):
 
     stack = _stack("orth", 16, 3, 12)
     calls = []
-    real = NativeRun.__call__
+    real = nat.NativeRun.__call__
     monkeypatch.setattr(
-        NativeRun, "__call__", lambda self, *a: (calls.append(self.layers), real(self, *a))[1]
+        nat.NativeRun, "__call__", lambda self, *a: (calls.append(self.layers), real(self, *a))[1]
     )
     logs, _ = stable_spectrum(stack, group=5)
     assert sum(calls) >= 12
@@ -267,7 +266,7 @@ def test_native_taps_are_the_circular_conv_times_dphi(init, c, n, k, adjoint, dt
     x = torch.randn(3, c, n, n, dtype=torch.float64, generator=g)
     d = torch.rand(1, c, n, n, dtype=torch.float64, generator=g)
     ref = circular_conv(x, w.transpose(0, 1).flip((2, 3)) if adjoint else w) * d
-    push = NativeTaps(w, dtype, n, adjoint=adjoint)
+    push = nat.NativeTaps(w, dtype, n, adjoint=adjoint)
     cl = torch.channels_last
     src = x.to(dtype).contiguous(memory_format=cl)
     dst = torch.full_like(src, float("nan"))
@@ -287,9 +286,11 @@ def test_engine_native_taps_jacobian_matches_the_explicit_product(monkeypatch, i
     the explicit product to 1e-10; float32 vs it to 1e-5 (O(1) entries)."""
     stack = _stack(init, 16, 4, 5)
     kinds = []
-    real = NativeRun.__call__
+    real = nat.NativeRun.__call__
     monkeypatch.setattr(
-        NativeRun, "__call__", lambda self, *a: (kinds.append(self.first.kind), real(self, *a))[1]
+        nat.NativeRun,
+        "__call__",
+        lambda self, *a: (kinds.append(self.first.kind), real(self, *a))[1],
     )
     dense = jacobian_dense(stack)
     jt = jacobian_forward(stack, dtype=torch.float64)
@@ -315,7 +316,7 @@ def test_native_taps_sum_aliased_taps_first(c, n, adjoint):
     ref = circular_conv(x, w.transpose(0, 1).flip((2, 3)) if adjoint else w) * d
     cl = torch.channels_last
     for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 5e-6 * float(ref.abs().max()))):
-        push = NativeTaps(w, dtype, n, adjoint=adjoint)
+        push = nat.NativeTaps(w, dtype, n, adjoint=adjoint)
         assert push.mt.shape[0] == min(7, n) ** 2
         src = x.to(dtype).contiguous(memory_format=cl)
         dst = torch.empty_like(src)

@@ -29,3 +29,53 @@ def test_unknown_attribute_raises():
         assert "no_such_name" in str(e)
     else:
         raise AssertionError("expected AttributeError")
+
+
+# Run in a fresh interpreter: it loads the heavy third-party packages once (spectra not at
+# all), then forks one child per module, so each child imports its spectra module first,
+# with no other spectra module loaded (an import cycle shows up as an ImportError there).
+_IMPORT_FIRST = r"""
+import importlib, os, sys
+import matplotlib, numpy, pandas, scipy.linalg, torch  # noqa: F401  (third-party only)
+assert not [m for m in sys.modules if m == "spectra" or m.startswith("spectra.")]
+failed = []
+for name in sys.argv[1:]:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            importlib.import_module(name)
+        except BaseException as e:
+            print(f"{name}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            os._exit(1)
+        os._exit(0)
+    if os.waitpid(pid, 0)[1] != 0:
+        failed.append(name)
+print(" ".join(failed))
+"""
+
+
+def _package_modules() -> list[str]:
+    """Every module of the package, found on disk (importing nothing)."""
+    from pathlib import Path
+
+    root = Path(spectra.__file__).parent
+    names = set()
+    for path in root.rglob("*"):
+        if path.suffix not in (".py", ".so", ".pyd") or "__pycache__" in path.parts:
+            continue
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        parts[-1] = parts[-1].split(".")[0]  # _native.cpython-311-x86_64-linux-gnu -> _native
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.add(".".join(parts))
+    return sorted(names)
+
+
+def test_every_module_imports_first_in_a_fresh_interpreter():
+    modules = _package_modules()
+    assert len(modules) > 20 and "spectra.cli.common" in modules
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_FIRST, *modules], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"modules that fail when imported first:\n{out.stderr}"

@@ -1,4 +1,4 @@
-"""The deep-regime machinery (spectra.regime): per-group learning rates, matched
+"""The deep-regime machinery (spectra.training): per-group learning rates, matched
 input and readout scales, the diagnosis."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from spectra.data import load_dataset
-from spectra.train import TrainConfig, build_model, lr_factors, make_optimizer
+from spectra.training import TrainConfig, build_model, lr_factors, make_optimizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -52,7 +52,7 @@ def test_block_input_matched_to_q_star_and_readout_scale(digits):
     """The library's deep-regime scales: the block sees mean square q* (on the images
     the scale was fitted on: 4 fixed-point rounds on a near-linear stem, checked at 1e-2
     for q* = 1/40, 1/100) and the head gets features multiplied by 1/sqrt(q*)."""
-    from spectra.train import diagnose
+    from spectra.training import diagnose
 
     for depth in (40, 100):
         model = build_model(_cfg(depth=depth, channels=8), digits)

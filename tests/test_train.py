@@ -13,7 +13,7 @@ import torch
 
 from spectra.data import load_dataset
 from spectra.errors import SpectraError
-from spectra.train import (
+from spectra.training import (
     HISTORY_COLUMNS,
     TrainConfig,
     build_model,

@@ -1,4 +1,4 @@
-"""The Fig S4 study library (spectra.weight_spectra): laws [T32]/[T33] against
+"""The Fig S4 study library (spectra.studies): laws [T32]/[T33] against
 quadrature and each other, the KS distance against scipy, and the study's content."""
 
 from __future__ import annotations
@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.integrate import trapezoid
 
 from spectra.errors import SpectraError
 from spectra.rmt import quarter_circle_cdf, quarter_circle_density
-from spectra.weight_spectra import (
+from spectra.studies import (
     KS_COLUMNS,
     SV_COLUMNS,
     quarter_circle_ks,
@@ -45,7 +46,7 @@ def test_theory_frame_laws():
     rho_qc(sqrt x) / (2 sqrt x) ([T32], [T33]; exact identity, 1e-13)."""
     th = weight_theory()
     qc = th[th["law"] == "quarter-circle"]
-    assert abs(np.trapezoid(qc["density"], qc["x"]) - 1) < 2e-3
+    assert abs(trapezoid(qc["density"], qc["x"]) - 1) < 2e-3
     mp = th[th["law"] == "marchenko-pastur"]
     x = mp["x"].to_numpy()[:-1]
     expected = quarter_circle_density(np.sqrt(x)) / (2 * np.sqrt(x))

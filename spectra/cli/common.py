@@ -15,24 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from ..errors import SpectraError
 from ..tables import atomic_output, run_metadata, write_run_json
-
-# Recent typer vendors its own copy of click; catch both so either version works.
-_CLICK_ERRORS: tuple[type[BaseException], ...] = (click.ClickException,)
-_ABORTS: tuple[type[BaseException], ...] = (click.Abort,)
-try:
-    from typer import _click as _vendored_click
-    from typer import exceptions as _typer_exceptions
-
-    _CLICK_ERRORS += (_vendored_click.ClickException,)
-    _ABORTS += (_typer_exceptions.Abort,)
-except (ImportError, AttributeError):  # pragma: no cover - older typer
-    pass
 
 __all__ = [
     "app",
@@ -71,12 +58,13 @@ class SpectraGroup(TyperGroup):
         except SpectraError as e:
             typer.echo(f"spectra: error: {_one_line(e)}", err=True)
             sys.exit(2)
-        except _CLICK_ERRORS as e:
-            typer.echo(f"spectra: error: {_one_line(e.format_message())}", err=True)
-            sys.exit(e.exit_code if e.exit_code else 2)
-        except _ABORTS:
+        except typer.Abort:
             typer.echo("spectra: aborted", err=True)
             sys.exit(1)
+        except typer.TyperException as e:  # usage errors: typer's vendored click
+            text = e.format_message() if hasattr(e, "format_message") else str(e)
+            typer.echo(f"spectra: error: {_one_line(text)}", err=True)
+            sys.exit(getattr(e, "exit_code", 0) or 2)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)

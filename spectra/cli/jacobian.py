@@ -100,9 +100,15 @@ def jacobian(
     import torch
 
     from ..activations import get_activation
-    from ..jacobian import DENSE_MAX_N, FULL_SVD_MAX_N, ConvStack, spectrum, tune_allocator
+    from ..jacobian import (
+        DENSE_MAX_N,
+        FULL_SVD_MAX_N,
+        ConvStack,
+        native_shape_supported,
+        spectrum,
+        tune_allocator,
+    )
     from ..kernels import conv_kernel
-    from ..native import native_shape_supported
     from ..network import BlockSpec, fixed_point_input, resolve_operating_point
 
     act = get_activation(activation)
@@ -133,9 +139,7 @@ def jacobian(
         "q_star": qs,
         "dtype": dtype,
     }
-    from ..jacobian_report import prepare_theory, write_outputs
-
-    frame_future = prepare_theory(config, theory)  # overlaps the engine
+    frame_future = _prepare_theory(config, theory)  # overlaps the engine
     with command_run(out, seed=seed, device=dev, quiet=quiet, **config) as ctx:
         lanczos = method == "lanczos" or (method == "auto" and spec.n_features > FULL_SVD_MAX_N)
         total = depth * (1 + 2 * min(lanczos_steps, spec.n_features)) if lanczos else depth
@@ -148,7 +152,7 @@ def jacobian(
                 progress=advance,
                 lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
             )
-        summary = write_outputs(
+        summary = _write_outputs(
             ctx.folder, res, config, seed=seed, theory=theory, frame_future=frame_future
         )
         ctx.meta["method"] = res.method
@@ -164,3 +168,57 @@ def jacobian(
             f"{summary['seconds']:.2f} s [{res.reason}]",
             quiet,
         )
+
+
+def _prepare_theory(config: dict, theory: bool):
+    """Start the theory frame (and the plotting imports) in a background thread, so they
+    overlap the Jacobian computation; pass the returned future to :func:`_write_outputs`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..studies import theory_frame
+
+    def work():
+        from ..plots import jacobian as _  # noqa: F401  (seaborn/matplotlib import)
+
+        return theory_frame(config) if theory else None
+
+    pool = ThreadPoolExecutor(1)
+    fut = pool.submit(work)
+    pool.shutdown(wait=False)
+    return fut
+
+
+def _write_outputs(
+    folder: Path, res, config: dict, *, seed: int, theory: bool, frame_future=None
+) -> dict:
+    """Write singular_values.csv (or density.csv), summary.csv and jacobian.png into
+    ``folder``; return the summary row. ``frame_future``: from :func:`_prepare_theory`."""
+    folder = Path(folder)
+    # the future first: its thread imports matplotlib/seaborn, and importing them here
+    # while that import is half done can hand this thread a half-initialised module
+    if frame_future is not None:
+        frame = frame_future.result()
+    else:
+        from ..studies import theory_frame
+
+        frame = theory_frame(config) if theory else None
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ..plots.jacobian import density_figure, jacobian_figure
+    from ..studies import density_frame_lanczos, summary_row, sv_frame
+    from ..tables import write_csv
+
+    row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
+    if res.log_singular_values is not None:
+        sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)
+        write_csv(sv, folder / "singular_values.csv")
+        fig = jacobian_figure(sv, frame, row)
+    else:
+        dens = density_frame_lanczos(res, frame)
+        write_csv(dens, folder / "density.csv")
+        fig = density_figure(dens, row)
+    write_csv(pd.DataFrame([row]), folder / "summary.csv")
+    fig.savefig(folder / "jacobian.png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return row

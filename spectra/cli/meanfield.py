@@ -103,7 +103,7 @@ def phase(
         raise SpectraError("need 0 < --sigma-w2-min < --sigma-w2-max and --sigma-b2-max > 0")
     import numpy as np
 
-    from ..meanfield_grid import critical_line, phase_grid
+    from ..meanfield import critical_line, phase_grid
     from ..tables import write_csv
 
     a = np.linspace(sigma_w2_min, sigma_w2_max, points)
@@ -174,7 +174,7 @@ def modes(
 
         for name in [t.strip() for t in init.split(",") if t.strip()]:
             vectors[name] = variance_vector(name, kernel, dim)
-    from ..meanfield_modes import fourier_eigenvalues, modes_frame
+    from ..meanfield import fourier_eigenvalues, modes_frame
 
     for v in vectors.values():
         fourier_eigenvalues(v, size)  # validates before any output

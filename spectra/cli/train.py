@@ -74,7 +74,7 @@ def train_cmd(
 
     Running the same command on the same --out resumes from the last checkpoint.
     """
-    from ..train import TrainConfig
+    from ..training import TrainConfig
 
     cfg = TrainConfig(
         dataset=dataset,
@@ -99,7 +99,7 @@ def train_cmd(
     cfg.validate()
     dev = resolve_device(device)
     from ..data import load_dataset
-    from ..train import check_resumable, train
+    from ..training import check_resumable, train
 
     data = load_dataset(dataset, data_dir)
     check_resumable(cfg, out)
@@ -225,7 +225,7 @@ def correlate_cmd(
         if not (q_star > 0 and math.isfinite(q_star)):
             raise SpectraError(f"--q-star must be a finite number > 0, got {q_star}")
         base["q_star"] = q_star
-    from ..train import TrainConfig
+    from ..training import TrainConfig
 
     configs = []
     for init in init_list:
@@ -301,7 +301,7 @@ def trainability_cmd(
     import pandas as pd
 
     from ..errors import SpectraError
-    from ..train import TrainConfig
+    from ..training import TrainConfig
     from .common import parse_int_list
 
     try:

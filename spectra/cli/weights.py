@@ -63,7 +63,7 @@ def weights(
     import matplotlib.pyplot as plt
     import torch
 
-    from .. import weight_spectra as ws
+    from .. import studies as ws
     from ..plots.weights import weights_figure
     from ..tables import write_csv
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from .data import Dataset
-    from .train import TrainConfig
+    from ..data import Dataset
+    from ._loop import TrainConfig
 
 __all__ = [
     "configure_numerics",
@@ -130,7 +130,7 @@ def matched_input_scale(
 def build_model(config: TrainConfig, data: Dataset, dtype=torch.float32) -> Classifier:
     """The :class:`Classifier` for ``config`` on ``data``'s image shape, seeded by
     ``config.seed``; its scales are computed on the first 256 training images."""
-    from .network import VanillaCNN
+    from ..network import VanillaCNN
 
     g = torch.Generator().manual_seed(int(config.seed))
     net = VanillaCNN(

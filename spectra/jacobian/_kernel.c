@@ -1,4 +1,4 @@
-/* Native tangent pushes (spectra/native.py): orthogonal kernels in Algorithm 1's factored
+/* Native tangent pushes (spectra/jacobian/_native.py): orthogonal kernels in Algorithm 1's factored
  * form (this part), and any dense kernel by its taps (the second part, below).
  *
  * The kernel of Algorithm 1 ([T8]) is K = A_S ... A_1 H0 with 2-tap factors
@@ -26,6 +26,20 @@
 #include <Python.h>
 
 #include <stddef.h>
+
+/* The two entry points' parameters after the first (const T *in), written once: X(kind,
+ * type, name) with kind p (pointer), l (long) or i (int). C_PARAM makes the C parameter
+ * list; C_CODE the signature string that the module exports and the ctypes binding reads,
+ * so the binding never restates the C signatures. */
+#define ORTH_ARGS(X, T)                                                                     \
+  X(p, T *, out) X(l, long, nimg) X(i, int, npix) X(i, int, nlayers) X(i, int, nst)       \
+      X(p, const T *, Mt) X(p, const int *, ranks) X(p, const int *, shifts)              \
+          X(p, const T *, d) X(p, const int *, outidx) X(p, T *, scratch)
+#define TAPS_ARGS(X, T)                                                                     \
+  X(p, T *, out) X(l, long, nimg) X(i, int, npix) X(i, int, nlayers) X(i, int, ntaps)     \
+      X(p, const T *, Wt) X(p, const int *, shifts) X(p, const T *, d) X(p, T *, scratch)
+#define C_PARAM(kind, type, name) , type name
+#define C_CODE(kind, type, name) #kind
 
 /* unaligned, may alias the element type: loads and stores straight from torch's buffers */
 typedef float vf __attribute__((vector_size(64), aligned(4), may_alias));
@@ -77,9 +91,7 @@ typedef double vd __attribute__((vector_size(64), aligned(8), may_alias));
     for (; p0 + PB_ <= npix; p0 += PB_) STAGE_BLOCK(T, V, NV_, PB_);                        \
     for (; p0 < npix; p0++) STAGE_BLOCK(T, V, NV_, 1);                                      \
   }                                                                                         \
-  CLONES void NAME(const T *in, T *out, long nimg, int npix, int nlayers, int nst,           \
-                   const T *Mt, const int *ranks, const int *shifts, const T *d,            \
-                   const int *outidx, T *scratch) {                                         \
+  CLONES void NAME(const T *in ORTH_ARGS(C_PARAM, T)) {                                     \
     size_t img = (size_t)npix * C_;                                                         \
     T *stg[2] = {scratch, scratch + img}, *lay[2] = {scratch + 2 * img, scratch + 3 * img}; \
     for (long im = 0; im < nimg; im++) {                                                    \
@@ -144,8 +156,7 @@ DEFINE_LAYER(orth_push_f64_c128, double, vd, 128, 16, 1)
     for (; p0 + PB_ <= npix; p0 += PB_) TAPS_BLOCK(T, V, NV_, PB_);                         \
     for (; p0 < npix; p0++) TAPS_BLOCK(T, V, NV_, 1);                                       \
   }                                                                                         \
-  CLONES void NAME(const T *in, T *out, long nimg, int npix, int nlayers, int ntaps,        \
-                   const T *Wt, const int *shifts, const T *d, T *scratch) {                \
+  CLONES void NAME(const T *in TAPS_ARGS(C_PARAM, T)) {                                     \
     size_t img = (size_t)npix * C_;                                                         \
     T *lay[2] = {scratch, scratch + img};                                                   \
     for (long im = 0; im < nimg; im++) {                                                    \
@@ -168,9 +179,18 @@ DEFINE_TAPS(taps_push_f64_c64, double, vd, 64, 8, 1)
 DEFINE_TAPS(taps_push_f64_c128, double, vd, 128, 16, 1)
 
 /* An importable (empty) module, so that the build and the package find it by name; the
- * functions above are called through ctypes (spectra.factored). */
-static struct PyModuleDef native_module = {PyModuleDef_HEAD_INIT, "_native",
-                                           "Native tangent pushes (see spectra.factored).", -1,
+ * functions above are called through ctypes (spectra.jacobian._native). */
+static struct PyModuleDef native_module = {PyModuleDef_HEAD_INIT, "_kernel",
+                                           "Native tangent pushes (see spectra.jacobian).", -1,
                                            NULL};
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&native_module); }
+PyMODINIT_FUNC PyInit__kernel(void) {
+  PyObject *m = PyModule_Create(&native_module);
+  if (m == NULL) return NULL;
+  if (PyModule_AddStringConstant(m, "orth_signature", "p" ORTH_ARGS(C_CODE, float)) < 0 ||
+      PyModule_AddStringConstant(m, "taps_signature", "p" TAPS_ARGS(C_CODE, float)) < 0) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  return m;
+}

@@ -11,7 +11,6 @@ columns from :mod:`spectra.rmt` ([T29], [T34]): ``theory_mean_sq``, ``theory_var
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +20,6 @@ __all__ = [
     "summary_row",
     "theory_frame",
     "density_frame_lanczos",
-    "prepare_theory",
-    "write_outputs",
 ]
 
 CONFIG_COLUMNS = (
@@ -61,8 +58,8 @@ def sv_frame(log_s: np.ndarray, config: dict, *, method: str, seed: int) -> pd.D
 def theory_frame(config: dict, points: int = 800):
     """The free-probability density frame of J J^T for ``config`` (or None if the theory
     does not apply, e.g. an activation it does not know)."""
-    from .errors import SpectraError
-    from .rmt import density_frame
+    from ..errors import SpectraError
+    from ..rmt import density_frame
 
     try:
         return density_frame(
@@ -78,8 +75,8 @@ def theory_frame(config: dict, points: int = 800):
 
 
 def _theory_moments(config: dict) -> tuple[float, float]:
-    from .errors import SpectraError
-    from .rmt import theory_moments
+    from ..errors import SpectraError
+    from ..rmt import theory_moments
 
     try:
         m, v = theory_moments(
@@ -97,7 +94,7 @@ def _theory_moments(config: dict) -> tuple[float, float]:
 def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> dict:
     """The one-row summary (DESIGN columns plus ``method_reason``, ``log_s_max``,
     ``log_s_min``, ``w1_log``)."""
-    from .rmt import ks_distance, wasserstein_log
+    from ..rmt import ks_distance, wasserstein_log
 
     row = {k: config[k] for k in CONFIG_COLUMNS if k in config}
     row["method"], row["seed"] = res.method, seed
@@ -173,51 +170,3 @@ def density_frame_lanczos(res, frame=None) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
-
-
-def prepare_theory(config: dict, theory: bool):
-    """Start the theory frame (and the plotting imports) in a background thread, so they
-    overlap the Jacobian computation; pass the returned future to :func:`write_outputs`."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def work():
-        from .plots import jacobian as _  # noqa: F401  (seaborn/matplotlib import)
-
-        return theory_frame(config) if theory else None
-
-    pool = ThreadPoolExecutor(1)
-    fut = pool.submit(work)
-    pool.shutdown(wait=False)
-    return fut
-
-
-def write_outputs(
-    folder: Path, res, config: dict, *, seed: int, theory: bool, frame_future=None
-) -> dict:
-    """Write singular_values.csv (or density.csv), summary.csv and jacobian.png into
-    ``folder``; return the summary row. ``frame_future``: from :func:`prepare_theory`."""
-    folder = Path(folder)
-    # the future first: its thread imports matplotlib/seaborn, and importing them here
-    # while that import is half done can hand this thread a half-initialised module
-    if frame_future is not None:
-        frame = frame_future.result()
-    else:
-        frame = theory_frame(config) if theory else None
-    import matplotlib.pyplot as plt
-
-    from .plots.jacobian import density_figure, jacobian_figure
-    from .tables import write_csv
-
-    row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
-    if res.log_singular_values is not None:
-        sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)
-        write_csv(sv, folder / "singular_values.csv")
-        fig = jacobian_figure(sv, frame, row)
-    else:
-        dens = density_frame_lanczos(res, frame)
-        write_csv(dens, folder / "density.csv")
-        fig = density_figure(dens, row)
-    write_csv(pd.DataFrame([row]), folder / "summary.csv")
-    fig.savefig(folder / "jacobian.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return row

@@ -39,9 +39,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .data import DATASETS, Dataset, load_dataset
-from .errors import SpectraError
-from .regime import (
+from ..data import DATASETS, Dataset, load_dataset
+from ..errors import SpectraError
+from ._regime import (
     Classifier,
     build_model,
     configure_numerics,
@@ -52,6 +52,7 @@ from .regime import (
 )
 
 __all__ = [
+    "check_resumable",
     "TrainConfig",
     "Classifier",
     "matched_input_scale",
@@ -126,7 +127,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """One-line :class:`SpectraError` for any impossible setting (checked up front)."""
-        from .kernels import INIT_NAMES
+        from ..kernels import INIT_NAMES
 
         if self.dataset not in DATASETS:
             raise SpectraError(f"unknown dataset {self.dataset!r}; choose {', '.join(DATASETS)}")

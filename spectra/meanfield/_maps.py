@@ -28,9 +28,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import brentq
 
-from .activations import ACTIVATIONS, Activation, get_activation
-from .errors import SpectraError
-from .quadrature import gauss_nodes
+from ..activations import ACTIVATIONS, Activation, get_activation
+from ..errors import SpectraError
+from ..quadrature import gauss_nodes
 
 __all__ = [
     "resolve_activation",
@@ -42,9 +42,6 @@ __all__ = [
     "c_star",
     "chi_c",
     "depth_scale",
-    "critical_point",
-    "critical_sigma_w",
-    "operating_point",
     "mean_field",
 ]
 
@@ -306,45 +303,3 @@ def mean_field(sigma_w: float, sigma_b: float, activation="tanh") -> dict:
         "xi_c": depth_scale(cc),
         "xi_q": depth_scale(cq),
     }
-
-
-# Re-exports: the critical line, phase grid, Fourier modes and the conv covariance map live
-# in their own modules (split by concept). meanfield_critical imports the helpers above,
-# which exist by now; the others import this module lazily.
-from .meanfield_conv import (  # noqa: E402
-    appendix_f_perturbation,
-    covariance_map,
-    ensemble_first_diagonal,
-    first_diagonal_modes,
-    fit_decay_rate,
-    fixed_point_covariance,
-    iterate_covariance_map,
-)
-from .meanfield_critical import (  # noqa: E402
-    critical_point,
-    critical_sigma_w,
-    operating_point,
-)
-from .meanfield_grid import critical_line, phase_grid  # noqa: E402
-from .meanfield_modes import (  # noqa: E402
-    fourier_eigenvalues,
-    mode_depth_scales,
-    modes_frame,
-    sorted_singular_values,
-)
-
-__all__ += [
-    "fourier_eigenvalues",
-    "mode_depth_scales",
-    "sorted_singular_values",
-    "modes_frame",
-    "phase_grid",
-    "critical_line",
-    "fixed_point_covariance",
-    "covariance_map",
-    "iterate_covariance_map",
-    "first_diagonal_modes",
-    "appendix_f_perturbation",
-    "ensemble_first_diagonal",
-    "fit_decay_rate",
-]

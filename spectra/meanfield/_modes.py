@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SpectraError
+from ..errors import SpectraError
 
 __all__ = [
     "fourier_eigenvalues",
@@ -66,7 +66,7 @@ def mode_depth_scales(v, n: int, chi_c: float) -> np.ndarray:
     xi_m = 0 where lambda_m = 0; inf where chi_c |lambda_m| = 1 (critical, only m = 0
     unless v is the delta vector). ``chi_c``: the slope chi_c* of the c-map [T15].
     """
-    from .meanfield import depth_scale
+    from ._maps import depth_scale
 
     if not np.isfinite(chi_c) or chi_c < 0:
         raise SpectraError(f"chi_c must be finite and >= 0, got {chi_c!r}")

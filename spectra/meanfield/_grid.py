@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import SpectraError
-from .quadrature import gauss_nodes
+from ..errors import SpectraError
+from ..quadrature import gauss_nodes
 
 __all__ = ["phase_grid", "critical_line"]
 
@@ -64,7 +64,7 @@ def critical_line(q, activation="tanh"):
     """
     import pandas as pd
 
-    from .meanfield import critical_point
+    from ._critical import critical_point
 
     rows = []
     for qq in np.asarray(q, dtype=np.float64).reshape(-1):
@@ -80,7 +80,7 @@ def critical_line(q, activation="tanh"):
 
 def _solve_q(a: np.ndarray, b: np.ndarray, act, phi0: float) -> np.ndarray:
     """q* on the outer grid a (sigma_w^2) x b (sigma_b^2), flattened; NaN if divergent."""
-    from .meanfield import _expect
+    from ._maps import _expect
 
     z, w = gauss_nodes()
     table = np.logspace(-10, 6, 3201)
@@ -150,7 +150,7 @@ def phase_grid(
     """
     import pandas as pd
 
-    from .meanfield import _check_real, depth_scale, resolve_activation
+    from ._maps import _check_real, depth_scale, resolve_activation
 
     act = resolve_activation(activation)
     a = np.asarray(sigma_w2, dtype=np.float64).reshape(-1)

@@ -52,19 +52,19 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .activations import get_activation
-from .classical_laws import (
+from ..activations import get_activation
+from ..errors import SpectraError
+from ..quadrature import half_line_nodes
+from ._distances import ks_distance, wasserstein_log
+from ._freeprob import MasterSystem
+from ._freeprob_grid import Depth1Orth, GridMap, depth1_orth_frame, simpson_weights
+from ._laws import (
     _check_pos,
     marchenko_pastur_cdf,
     marchenko_pastur_density,
     quarter_circle_cdf,
     quarter_circle_density,
 )
-from .distances import ks_distance, wasserstein_log
-from .errors import SpectraError
-from .freeprob import MasterSystem
-from .freeprob_grid import Depth1Orth, GridMap, depth1_orth_frame, simpson_weights
-from .quadrature import half_line_nodes
 
 __all__ = [
     "marchenko_pastur_density",
@@ -105,7 +105,7 @@ def _check_depth(depth) -> int:
 
 def _operating_point(depth, sigma_w, sigma_b, q_star, activation) -> tuple[float, float, float]:
     """(σ_w, σ_b, q*) by :func:`spectra.meanfield.operating_point`; a linear net needs no q*."""
-    from .meanfield import operating_point
+    from ..meanfield import operating_point
 
     act = get_activation(activation)
     if q_star is not None:

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import SpectraError
-from .kernels import conv_kernel, dense_weight
-from .operators import conv_singular_values
-from .rmt import ks_distance, marchenko_pastur_density, quarter_circle_cdf, quarter_circle_density
+from ..errors import SpectraError
+from ..kernels import conv_kernel, dense_weight
+from ..operators import conv_singular_values
+from ..rmt import ks_distance, marchenko_pastur_density, quarter_circle_cdf, quarter_circle_density
 
 __all__ = [
     "SV_COLUMNS",

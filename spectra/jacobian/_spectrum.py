@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .activations import Activation, get_activation
-from .errors import SpectraError
-from .jacobian_engine import _Engine, _layers_on, _threads, tune_allocator
+from ..activations import Activation, get_activation
+from ..errors import SpectraError
+from ._engine import _Engine, _layers_on, _threads, tune_allocator
 
 __all__ = [
+    "DENSE_MAX_N",
     "METHODS",
     "ConvStack",
     "SpectrumResult",
@@ -66,7 +67,9 @@ class ConvStack:
     ``layers()`` returns a fresh iterator of ``(weight (c, c, *k), bias (c,))`` for layers
     1..L (so the stack can be streamed and re-traversed); ``x0`` is the input (c, *n);
     ``activation`` phi [T1]. ``depth``, ``channels``, ``size``, ``kernel``, ``dim`` describe
-    the shape; ``N = channels * size**dim``.
+    the shape; ``N = channels * size**dim``. ``native=False`` keeps every layer on the
+    portable conv route even where the optional native kernel could push it (the same
+    numbers; for comparisons and benchmarks).
     """
 
     layers: Callable[[], Iterable[Layer]]
@@ -74,6 +77,7 @@ class ConvStack:
     activation: Activation
     depth: int
     kernel: int
+    native: bool = True
 
     @property
     def channels(self) -> int:
@@ -118,7 +122,7 @@ class ConvStack:
         ``seed`` on every traversal (O(1) memory in depth). ``gen_device``: where the
         generator draws (default CPU; 'cuda' draws orth kernels with GPU QRs, other
         numbers from the same law)."""
-        from .network import iter_block_layers
+        from ..network import iter_block_layers
 
         def layers() -> Iterator[Layer]:
             g = torch.Generator(device=gen_device or "cpu").manual_seed(seed)
@@ -178,7 +182,9 @@ def jacobian_forward(
     ctx = _threads(device, max(2, workers or 2))
     with ctx as nw:
         t = torch.eye(n_feat, dtype=dtype, device=device).reshape((n_feat, c) + (n,) * dim)
-        eng = _Engine(t, stack.kernel, dtype, _chunks(n_feat, nw, workers), ctx.old)
+        eng = _Engine(
+            t, stack.kernel, dtype, _chunks(n_feat, nw, workers), ctx.old, native=stack.native
+        )
         del t
         x = stack.x0.to(device=device, dtype=torch.float64)
         eng.run(_layers_on(stack, device), x, stack.activation, dtype, progress)
@@ -191,7 +197,7 @@ def jacobian_dense(
 ) -> torch.Tensor:
     """J (N, N) float64 as the explicit product of ``diag(phi'(h^l)) conv_matrix(W^l)``
     [T5], [T21]. The reference for small N (refuses N > 2048)."""
-    from .operators import conv_matrix
+    from ..operators import conv_matrix
 
     n_feat = stack.n_features
     if n_feat > DENSE_MAX_N:
@@ -225,7 +231,7 @@ def stable_spectrum(
     The layers are streamed once; each group of layers is applied to the columns of Q by
     the same batched pusher as ``forward``. See :mod:`spectra.jacobian_stable`.
     """
-    from .jacobian_stable import stable_log_singular_values
+    from ._stable import stable_log_singular_values
 
     device = torch.device(device or "cpu")
     n_feat, c, n, dim = stack.n_features, stack.channels, stack.size, stack.dim
@@ -241,7 +247,9 @@ def stable_spectrum(
             # groups, so its choice of threads (and its timings) carries over
             t = q.T.reshape((n_feat, c) + (n,) * dim)
             if "eng" not in state:
-                state["eng"] = _Engine(t, stack.kernel, torch.float64, nw, threads)
+                state["eng"] = _Engine(
+                    t, stack.kernel, torch.float64, nw, threads, native=stack.native
+                )
             else:
                 state["eng"].load(t)
                 state["eng"]._set_threads()  # adaptive: its mode's count (pool: 1 each)
@@ -315,7 +323,7 @@ def spectrum(
         method = "lanczos"
         reason = f"auto: N = {n_feat} > {FULL_SVD_MAX_N}, too large for a full SVD"
     if method == "lanczos":
-        from .lanczos import lanczos_density
+        from ._lanczos import lanczos_density
 
         dens, info = lanczos_density(
             stack, dtype=dtype, device=device, progress=progress, **(lanczos_options or {})
@@ -369,7 +377,7 @@ def _as_stack(f, x: torch.Tensor) -> ConvStack | None:
     """A ConvStack for the fast path, or None if ``f`` is not a recognised conv stack."""
     from torch import nn
 
-    from .network import CircularConvBlock, VanillaCNN
+    from ..network import CircularConvBlock, VanillaCNN
 
     x0 = x.detach()
     if isinstance(f, VanillaCNN):

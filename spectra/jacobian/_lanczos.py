@@ -40,8 +40,8 @@ class JacobianOperator:
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
-        from .jacobian_engine import _is_delta, _layers_on, _primal_step, _single_thread
-        from .native import native_layer
+        from ._engine import _is_delta, _layers_on, _primal_step, _single_thread
+        from ._native import native_layer
 
         self.device = torch.device(device or "cpu")
         self.dtype, self.stack = dtype, stack
@@ -59,7 +59,7 @@ class JacobianOperator:
                 # phi' stored as (1, c, *n) in the tangents' memory layout (a multiply
                 # across layouts was measured 20x slower than within one)
                 d = d.to(dtype)[None].contiguous(memory_format=mf)
-                fwd = native_layer(layer, x, dtype)
+                fwd = native_layer(layer, x, dtype) if stack.native else None
                 if fwd is not None:
                     pushes = (fwd, native_layer(layer, x, dtype, adjoint=True))
                     self.layers.append((pushes, None, d, False))
@@ -82,7 +82,7 @@ class JacobianOperator:
         """(lo, hi, forward run, adjoint run) over the layers: runs of native layers with
         one key get NativeRuns (the adjoint one in VJP order, each layer followed by the
         previous layer's phi'), the rest None (pushed by :meth:`_push_all`)."""
-        from .native import NativeRun
+        from ._native import NativeRun
 
         lay, out, lo = self.layers, [], 0
         key = lambda i: lay[i][0][0].key if lay[i][1] is None else None  # noqa: E731
@@ -126,7 +126,7 @@ class JacobianOperator:
     def _push_all(self, t: torch.Tensor, seq) -> torch.Tensor:
         """Push the batch ``t`` through ``seq`` of (kernel, phi' (1, c, *n), is_delta):
         t <- phi' * conv(t; kernel), by the forward engine's halo buffers [T22]."""
-        from .jacobian_engine import _Tangents
+        from ._engine import _Tangents
 
         st = _Tangents(t, self.stack.kernel)
         b = t.shape[0]
@@ -207,7 +207,7 @@ def lanczos_density(
     probes in one batch with torch's intra-op threads, measured 1.1-1.9x faster than two
     chunks on 2 cores for c = 64-128, where per-op overhead dominates the tiny batches).
     """
-    from .jacobian_engine import _threads
+    from ._engine import _threads
 
     dev = torch.device(device or "cpu")
     n_feat = stack.n_features
@@ -288,14 +288,3 @@ def lanczos_density(
         "bandwidth": bw,
     }
     return density, info
-
-
-def wasserstein1(x: np.ndarray, wx: np.ndarray, y: np.ndarray, wy: np.ndarray) -> float:
-    """W1 distance between two weighted 1D point sets (weights normalised): the integral of
-    |F_x - F_y| over the line."""
-    pts = np.concatenate([x, y])
-    order = np.argsort(pts, kind="stable")
-    pts = pts[order]
-    mass = np.concatenate([wx / wx.sum(), -wy / wy.sum()])[order]
-    cdf_diff = np.cumsum(mass)[:-1]
-    return float(np.sum(np.abs(cdf_diff) * np.diff(pts)))

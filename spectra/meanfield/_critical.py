@@ -17,9 +17,9 @@ from functools import cache
 import numpy as np
 from scipy.optimize import brentq
 
-from .activations import Activation
-from .errors import SpectraError
-from .meanfield import (
+from ..activations import Activation
+from ..errors import SpectraError
+from ._maps import (
     _XTOL,
     _check_real,
     _check_ws,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .errors import SpectraError
+from ..errors import SpectraError
 
 __all__ = ["ks_distance", "wasserstein_log"]
 

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .errors import SpectraError
+from ..errors import SpectraError
 
 __all__ = [
     "INIT_NAMES",

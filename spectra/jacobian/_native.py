@@ -1,4 +1,4 @@
-"""Native tangent pushes (``spectra/_native.c``, called through ctypes).
+"""Native tangent pushes (``spectra/jacobian/_kernel.c``, called through ctypes).
 
 Two kinds of layer, pushed for a run of consecutive layers per call (each tangent image
 goes through every layer of the run while it sits in L1, phi'(h) included):
@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import torch
 
-from .factored import OrthFactors, factors_of
+from ..kernels import OrthFactors, factors_of
 
 __all__ = [
     "NATIVE_CHANNELS",
@@ -44,24 +44,23 @@ NATIVE_CHANNELS = (16, 32, 64, 128)
 @lru_cache(maxsize=1)
 def _library() -> ctypes.CDLL | None:
     try:
-        from . import _native
+        from . import _kernel as _native
     except ImportError:
         return None
     lib = ctypes.CDLL(_native.__file__)
-    vp, ci = ctypes.c_void_p, ctypes.c_int
-    for bits in ("f32", "f64"):
-        for c in NATIVE_CHANNELS:
-            fn = getattr(lib, f"orth_push_{bits}_c{c}")
-            fn.argtypes = [vp, vp, ctypes.c_long, ci, ci, ci, vp, vp, vp, vp, vp, vp]
-            fn.restype = None
-            fn = getattr(lib, f"taps_push_{bits}_c{c}")
-            fn.argtypes = [vp, vp, ctypes.c_long, ci, ci, ci, vp, vp, vp, vp]
-            fn.restype = None
+    # the argument kinds come from the C file itself (its exported signature strings)
+    kinds = {"p": ctypes.c_void_p, "l": ctypes.c_long, "i": ctypes.c_int}
+    for kind in ("orth", "taps"):
+        argtypes = [kinds[k] for k in getattr(_native, f"{kind}_signature")]
+        for bits in ("f32", "f64"):
+            for c in NATIVE_CHANNELS:
+                fn = getattr(lib, f"{kind}_push_{bits}_c{c}")
+                fn.argtypes, fn.restype = argtypes, None
     return lib
 
 
 def native_available() -> bool:
-    """True when the optional native kernel (``spectra/_native.c``) was built."""
+    """True when the optional native kernel (``spectra/jacobian/_kernel.c``) was built."""
     return _library() is not None
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import SpectraError
+from ..errors import SpectraError
 
 __all__ = [
     "SPECTRAL_STATS",
@@ -44,7 +44,7 @@ SPECTRAL_STATS = ("mean_sq", "var_sq", "var_sq_norm", "log10_condition", "s_max"
 
 @functools.lru_cache(maxsize=4)
 def _data(name: str, data_dir: str | None):
-    from .data import load_dataset
+    from ..data import load_dataset
 
     return load_dataset(name, data_dir)
 
@@ -68,7 +68,7 @@ def spectral_stats(s: torch.Tensor | np.ndarray) -> dict[str, float]:
 
 
 def _train_config(cfg: dict, **over):
-    from .train import TrainConfig
+    from ..training import TrainConfig
 
     keys = {f for f in TrainConfig.__dataclass_fields__}
     args = {k: v for k, v in cfg.items() if k in keys}
@@ -86,8 +86,8 @@ def correlate_job(cfg: dict) -> pd.DataFrame:
     (NaN if never reached), ``accuracy_after`` (running train accuracy after ``steps``)
     and ``test_accuracy``.
     """
-    from .jacobian import singular_values
-    from .train import accuracy_after, build_model, steps_to_accuracy, train
+    from ..jacobian import singular_values
+    from ..training import accuracy_after, build_model, steps_to_accuracy, train
 
     tc = _train_config(cfg, eval_every=max(int(cfg["steps"]), 1), dtype="float32")
     data = _data(tc.dataset, cfg.get("data_dir"))
@@ -154,7 +154,7 @@ def spearman_table(
 def xi_c(sigma_w: float, sigma_b: float, activation: str = "tanh") -> float:
     """The correlation depth scale xi_c = -1/log chi_c* [T15] (inf on the critical line;
     a chaotic-phase chi_c* < 1 gives a finite scale too)."""
-    from .meanfield import chi_c, depth_scale
+    from ..meanfield import chi_c, depth_scale
 
     x = float(depth_scale(chi_c(sigma_w, sigma_b, activation)))
     return x if x >= 0 else math.inf
@@ -164,7 +164,7 @@ def trainability_job(cfg: dict) -> pd.DataFrame:
     """One cell of ``spectra trainability``: train at ``sigma_w = sqrt(sigma_w2)``,
     ``sigma_b`` and ``depth`` for ``steps`` steps; one row with the config,
     ``accuracy`` (running train accuracy after the steps), ``test_accuracy``, ``xi_c``."""
-    from .train import accuracy_after, train
+    from ..training import accuracy_after, train
 
     sw = math.sqrt(float(cfg["sigma_w2"]))
     tc = _train_config(

@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .activations import get_activation
-from .errors import SpectraError
+from ..activations import get_activation
+from ..errors import SpectraError
 
 __all__ = ["GridMap", "simpson_weights", "Depth1Orth", "depth1_orth_frame"]
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import SpectraError
-from .quadrature import gauss_nodes
+from ..errors import SpectraError
+from ..quadrature import gauss_nodes
 
 __all__ = [
     "fixed_point_covariance",
@@ -60,7 +60,7 @@ def covariance_map(sigma, v, sigma_w: float, sigma_b: float, activation="tanh") 
     Each entry of C is a 2D Gaussian integral on the 481 x 481 [T13] trapezoid rule
     (1D on the diagonal), so Sigma* is reproduced to rounding.
     """
-    from .meanfield import _check_ws, resolve_activation
+    from ._maps import _check_ws, resolve_activation
 
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
     act = resolve_activation(activation)
@@ -180,8 +180,8 @@ def ensemble_first_diagonal(
     """
     import torch
 
-    from .activations import get_activation
-    from .meanfield import _check_ws
+    from ..activations import get_activation
+    from ._maps import _check_ws
 
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
     v = _check_v1d(v)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .errors import SpectraError
+from ..errors import SpectraError
 
 __all__ = [
     "marchenko_pastur_density",

@@ -28,8 +28,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from .activations import Activation
-from .native import NativePush, NativeRun, NativeTaps, native_layer
+from ..activations import Activation
+from ._native import NativePush, NativeRun, NativeTaps, native_layer
 
 __all__ = ["tune_allocator"]
 
@@ -149,7 +149,7 @@ class _Tangents:
             return
         t, dst = self.plain[src][lo:hi], self.plain[j]
         if self.wide and not delta:
-            from .network import circular_conv
+            from ..network import circular_conv
 
             torch.mul(circular_conv(t, w), dphi, out=dst[lo:hi])
             return
@@ -196,8 +196,10 @@ class _Engine:
     #: noisy (+-30% layer to layer), and the pool is only much faster under contention.
     prefer_serial = 0.8
 
-    def __init__(self, t: torch.Tensor, k: int, dtype, chunks: int, threads: int = 1) -> None:
-        self.k, self.futs, self.scratch = k, None, None
+    def __init__(
+        self, t: torch.Tensor, k: int, dtype, chunks: int, threads: int = 1, native: bool = True
+    ) -> None:
+        self.k, self.futs, self.scratch, self.native = k, None, None, native
         self.load(t)
         b = t.shape[0]
         # slices of >= 2 rows: oneDNN takes another kernel for a batch of one, whose
@@ -325,7 +327,7 @@ class _Engine:
                 for layer in layers:
                     w, b = layer
                     x, d = _primal_step(x, w, b, act)
-                    w_t = native_layer(layer, x, dtype)
+                    w_t = native_layer(layer, x, dtype) if self.native else None
                     if w_t is None:
                         # the kernel in the conv's layout: oneDNN otherwise converts it per call
                         w_t = w.to(dtype).contiguous(memory_format=self.mf)
@@ -417,7 +419,7 @@ class _threads:
 
 def _primal_step(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, act: Activation):
     """One float64 primal layer: returns (phi(h), phi'(h)) for x (c, *n) [T1]."""
-    from .network import circular_conv
+    from ..network import circular_conv
 
     h = circular_conv(x[None], w, b)[0]
     return act.torch_phi(h), act.torch_dphi(h)
@@ -425,7 +427,7 @@ def _primal_step(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, act: Activat
 
 def _layers_on(stack, device) -> Iterator[Layer]:
     """The stack's layers in float64 on ``device``; factored ones keep their factors."""
-    from .factored import FactoredLayer, factors_of
+    from ..kernels import FactoredLayer, factors_of
 
     for layer in stack.layers():
         factors = factors_of(layer)  # before the copy: None if the weight was modified

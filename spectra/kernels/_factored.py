@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .kernels import _as_generator, _check_sigma, _orth_dense, _orth_draw, _orth_order
+from ._draw import _as_generator, _check_sigma, _orth_dense, _orth_draw, _orth_order
 
 __all__ = ["OrthFactors", "FactoredLayer", "factors_of", "orth_kernel_factored"]
 

@@ -1,0 +1,60 @@
+"""End-to-end input-output Jacobians J = prod D_l W_l ([T21]-[T24]): the stack, the
+methods (forward, dense, stable, Lanczos), and the optional native pushes. How the
+engine is built is in ``spectra/jacobian/README.md``.
+"""
+
+from ._lanczos import (
+    JacobianOperator as JacobianOperator,
+    lanczos_density as lanczos_density,
+    slq_nodes as slq_nodes,
+)
+from ._native import (
+    NATIVE_CHANNELS as NATIVE_CHANNELS,
+    native_available as native_available,
+    native_shape_supported as native_shape_supported,
+    native_supported as native_supported,
+)
+from ._spectrum import (
+    DENSE_MAX_N as DENSE_MAX_N,
+    FULL_SVD_MAX_N as FULL_SVD_MAX_N,
+    METHODS as METHODS,
+    ConvStack as ConvStack,
+    SpectrumResult as SpectrumResult,
+    generic_jacobian as generic_jacobian,
+    jacobian_dense as jacobian_dense,
+    jacobian_forward as jacobian_forward,
+    singular_values as singular_values,
+    spectrum as spectrum,
+    stable_spectrum as stable_spectrum,
+    tune_allocator as tune_allocator,
+)
+from ._stable import (
+    LogTriangular as LogTriangular,
+    jacobi_log_singular_values as jacobi_log_singular_values,
+    qr_positive as qr_positive,
+)
+
+__all__ = [
+    "DENSE_MAX_N",
+    "METHODS",
+    "ConvStack",
+    "SpectrumResult",
+    "spectrum",
+    "singular_values",
+    "jacobian_forward",
+    "jacobian_dense",
+    "stable_spectrum",
+    "generic_jacobian",
+    "tune_allocator",
+    "FULL_SVD_MAX_N",
+    "lanczos_density",
+    "JacobianOperator",
+    "slq_nodes",
+    "LogTriangular",
+    "jacobi_log_singular_values",
+    "qr_positive",
+    "NATIVE_CHANNELS",
+    "native_available",
+    "native_supported",
+    "native_shape_supported",
+]

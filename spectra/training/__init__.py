@@ -1,0 +1,43 @@
+"""Training the paper's deep vanilla tanh CNNs: the configuration, the classifier and its
+fixed scales, the resumable loop, and learning-curve readouts.
+"""
+
+from ._loop import (
+    HISTORY_COLUMNS as HISTORY_COLUMNS,
+    Classifier as Classifier,
+    TrainConfig as TrainConfig,
+    accuracy_after as accuracy_after,
+    build_model as build_model,
+    check_resumable as check_resumable,
+    configure_numerics as configure_numerics,
+    diagnose as diagnose,
+    epoch_permutation as epoch_permutation,
+    evaluate as evaluate,
+    lr_factors as lr_factors,
+    make_optimizer as make_optimizer,
+    matched_input_scale as matched_input_scale,
+    read_history as read_history,
+    smoothed_train_accuracy as smoothed_train_accuracy,
+    steps_to_accuracy as steps_to_accuracy,
+    train as train,
+)
+
+__all__ = [
+    "check_resumable",
+    "TrainConfig",
+    "Classifier",
+    "matched_input_scale",
+    "HISTORY_COLUMNS",
+    "build_model",
+    "make_optimizer",
+    "configure_numerics",
+    "diagnose",
+    "lr_factors",
+    "epoch_permutation",
+    "evaluate",
+    "train",
+    "read_history",
+    "steps_to_accuracy",
+    "accuracy_after",
+    "smoothed_train_accuracy",
+]
