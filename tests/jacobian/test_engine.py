@@ -7,8 +7,9 @@ import time
 
 import pytest
 import torch
+from reference import explicit_jacobian
 
-from spectra.jacobian import ConvStack, jacobian_dense, native_available
+from spectra.jacobian import ConvStack, native_available
 from spectra.jacobian.testing import engine
 from spectra.network import BlockSpec, fixed_point_input, iter_block_layers
 
@@ -59,7 +60,7 @@ def test_modes_slices_and_forms_agree_bit_for_bit(dim, dtype):
     if dtype == torch.float64:
         # independent route: explicit conv matrices [T5]; O(1) values over 12 layers of
         # N = 64 (or 16) -> float64 rounding ~1e-14, so 1e-10 catches any layout error.
-        dense = jacobian_dense(ConvStack.from_layers(layers, x0))
+        dense = explicit_jacobian(ConvStack.from_layers(layers, x0))
         torch.testing.assert_close(whole.T, dense, rtol=0, atol=1e-10)
 
 
@@ -82,7 +83,7 @@ def test_native_layers_between_halo_and_plain_forms(dtype):
     ]
     assert all(torch.equal(runs[0], r) for r in runs[1:])
     if dtype == torch.float64:
-        dense = jacobian_dense(ConvStack.from_layers(layers, x0))
+        dense = explicit_jacobian(ConvStack.from_layers(layers, x0))
         torch.testing.assert_close(runs[0].T, dense, rtol=0, atol=1e-10)
 
 
@@ -126,7 +127,7 @@ def test_kernel_sizes_and_kernels_wider_than_the_image(dim, k, n):
     eng = engine._Engine(t, k, torch.float64, 2, threads=1)
     eng.adaptive, eng.mode = False, "pool"
     eng.run(iter(layers), x0.double(), ConvStack.from_layers(layers, x0).activation, torch.float64)
-    dense = jacobian_dense(ConvStack.from_layers(layers, x0))
+    dense = explicit_jacobian(ConvStack.from_layers(layers, x0))
     torch.testing.assert_close(eng.result().reshape(nf, nf).T, dense, rtol=0, atol=1e-10)
 
 
@@ -145,7 +146,7 @@ def test_run_blocks_limits_and_groups_draw_every_layer_once():
         layers += list(iter_block_layers(BlockSpec(1, 4, 4, 3, 1, init, 1.0, 0.05), generator=g))
     x0 = fixed_point_input(4, 4, dim=1, q_star=0.05, generator=torch.Generator().manual_seed(8))
     stack = ConvStack.from_layers(layers, x0)
-    ref = torch.linalg.svdvals(jacobian_dense(stack)).log().numpy()
+    ref = torch.linalg.svdvals(explicit_jacobian(stack)).log().numpy()
     from spectra.jacobian import stable_spectrum
 
     for group in (20, 7):

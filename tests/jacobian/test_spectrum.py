@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from reference import mpmath_log_singular_values
 from torch import nn
 
 from spectra.errors import SpectraError
@@ -95,30 +96,6 @@ def test_linear_orthogonal_isometry_full_size(init):
         assert np.max(np.abs(s - 1.0)) < tol, (init, dtype, np.max(np.abs(s - 1.0)))
 
 
-def _mpmath_log_singular_values(stack: ConvStack, dps: int) -> np.ndarray:
-    """Reference: the exact product of the float64 layer matrices D^l M^l in mpmath at
-    ``dps`` digits, then an mpmath SVD. h^l via conv_matrix @ x (not the engine's conv)."""
-    import mpmath
-
-    from spectra.operators import conv_matrix
-
-    mp = mpmath.mp
-    mp.dps = dps
-    n_feat = stack.n_features
-    x = stack.x0.reshape(-1).to(torch.float64)
-    rep = stack.size**stack.dim
-    j = mp.eye(n_feat)
-    for w, b in stack.layers():
-        m = conv_matrix(w.to(torch.float64), stack.size)
-        h = m @ x + b.to(torch.float64).repeat_interleave(rep)
-        d = stack.activation.torch_dphi(h)
-        a = (d[:, None] * m).numpy()
-        j = mp.matrix(a.tolist()) * j
-        x = stack.activation.torch_phi(h)
-    s = mp.svd_r(j, compute_uv=False)
-    return np.sort(np.array([float(mp.log(v)) for v in s]))[::-1]
-
-
 def test_stable_matches_mpmath_where_float64_fails():
     # Acceptance 4: critical Gaussian tanh (q* = 1/L), depth 200, N = 8 (1D, c = 2, n = 4).
     # The spread of log s is ~100 nats, beyond float64's ~37: the plain float64 product
@@ -129,7 +106,7 @@ def test_stable_matches_mpmath_where_float64_fails():
     depth = 200
     sw, sb, q = operating_point(depth)
     stack, _, _ = _stack("gaussian", depth=depth, c=2, n=4, dim=1, sw=sw, sb=sb, q=q, seed=3)
-    ref = _mpmath_log_singular_values(stack, dps=120)
+    ref = mpmath_log_singular_values(stack, dps=120)
     assert ref[0] - ref[-1] > 45.0  # beyond float64 resolution (~37 nats)
     stable = spectrum(stack, "stable")
     # relative error of s = |exp(dlog) - 1|

@@ -79,3 +79,57 @@ def test_every_module_imports_first_in_a_fresh_interpreter():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"modules that fail when imported first:\n{out.stderr}"
+
+
+def _private_imports(path, root):
+    """(line, what) for each underscore name that ``path`` imports from another spectra
+    subpackage; a module imports its own subpackage's private modules freely."""
+    import ast
+
+    parts = path.relative_to(root).with_suffix("").parts
+    pkg = list(parts[:-1])
+    home = parts[1] if parts[0] == "spectra" and len(parts) > 2 else None
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = pkg[: len(pkg) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else [])).split(".")
+            names = [target + [a.name] for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name.split(".") for a in node.names]
+        else:
+            continue
+        for full in names:
+            if full[0] != "spectra" or (home and len(full) > 1 and full[1] == home):
+                continue
+            if any(p.startswith("_") and not p.startswith("__") for p in full[1:]):
+                found.append((node.lineno, ".".join(full)))
+    return found
+
+
+def test_no_private_name_is_imported_across_subpackages():
+    # the documented testing hooks (spectra.jacobian.testing, spectra.meanfield.testing)
+    # are public modules, so the tests never need an underscore import
+    from pathlib import Path
+
+    root = Path(spectra.__file__).parent.parent
+    files = [
+        p
+        for d in ("spectra", "tests", "benchmarks", "experiments")
+        for p in (root / d).rglob("*.py")
+    ]
+    bad = [
+        f"{p.relative_to(root)}:{ln}: {what}"
+        for p in files
+        for ln, what in _private_imports(p, root)
+    ]
+    assert len(files) > 60
+    assert not bad, "\n".join(bad)
+
+
+def test_private_import_check_sees_a_cross_package_import(tmp_path):
+    pkg = tmp_path / "spectra" / "rmt"
+    pkg.mkdir(parents=True)
+    lines = ["from ..jacobian._engine import run", "from ._laws import f", "import spectra.kernels"]
+    (pkg / "_x.py").write_text("\n".join(lines) + "\n")
+    assert _private_imports(pkg / "_x.py", tmp_path) == [(1, "spectra.jacobian._engine.run")]

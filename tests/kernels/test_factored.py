@@ -4,7 +4,7 @@ The factored draws against the dense kernel of :func:`spectra.kernels.conv_kerne
 (bit-identical: the same draws), and their torch application against
 :func:`spectra.network.circular_conv` of the dense weight (an index-gather pad, no
 factors): float64, 1e-12 (five c-term sums of O(1) terms: rounding ~1e-15). The native
-pushes that use the factors: tests/test_native.py.
+pushes that use the factors: tests/jacobian/test_native.py.
 """
 
 from __future__ import annotations

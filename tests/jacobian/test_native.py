@@ -19,9 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
+from reference import explicit_jacobian
 
 import spectra.kernels as fac
-from spectra.jacobian import ConvStack, jacobian_dense, jacobian_forward
+from spectra.jacobian import ConvStack, jacobian_forward
 from spectra.jacobian.testing import native as nat
 from spectra.kernels import FactoredLayer, orth_kernel_factored
 from spectra.network import BlockSpec, circular_conv, fixed_point_input, iter_block_layers
@@ -101,7 +102,7 @@ def test_engine_native_jacobian_matches_the_explicit_product(monkeypatch, worker
     )
     jt = jacobian_forward(stack, dtype=torch.float64, workers=workers)
     assert calls == [6] * workers  # one run of the 6 layers per batch slice
-    assert torch.allclose(jt.T, jacobian_dense(stack), rtol=0, atol=1e-10)
+    assert torch.allclose(jt.T, explicit_jacobian(stack), rtol=0, atol=1e-10)
     monkeypatch.setattr(nat, "native_available", lambda: False)
     assert torch.allclose(
         jacobian_forward(stack, dtype=torch.float64, workers=workers), jt, rtol=0, atol=1e-12
@@ -116,7 +117,7 @@ def test_engine_native_float32_and_linear_isometry():
     1e-12 in float64 (closed form: a product of isometries)."""
     stack = _stack("orth", 16, 4, 6)
     j32 = jacobian_forward(stack, dtype=torch.float32).double()
-    assert torch.allclose(j32.T, jacobian_dense(stack), rtol=0, atol=1e-5)
+    assert torch.allclose(j32.T, explicit_jacobian(stack), rtol=0, atol=1e-5)
     lin = _stack("orth", 32, 3, 40, act="linear", sw=1.0, sb=0.0)
     s = torch.linalg.svdvals(jacobian_forward(lin, dtype=torch.float64))
     assert float((s - 1).abs().max()) < 1e-12
@@ -129,7 +130,7 @@ def test_engine_without_the_native_kernel_uses_the_conv(monkeypatch):
     monkeypatch.setattr(nat.NativeRun, "__call__", lambda *a: pytest.fail("native push called"))
     stack = _stack("orth", 16, 3, 3)
     jt = jacobian_forward(stack, dtype=torch.float64)
-    assert torch.allclose(jt.T, jacobian_dense(stack), rtol=0, atol=1e-10)
+    assert torch.allclose(jt.T, explicit_jacobian(stack), rtol=0, atol=1e-10)
 
 
 @native
@@ -193,7 +194,7 @@ def test_orth_kernel_size_one_forward_and_lanczos():
     from spectra.jacobian import JacobianOperator
 
     stack = _stack_k("orth", 16, 3, 3, k=1)
-    j = jacobian_dense(stack)
+    j = explicit_jacobian(stack)
     assert torch.allclose(jacobian_forward(stack, dtype=torch.float64).T, j, rtol=0, atol=1e-12)
     op = JacobianOperator(stack, dtype=torch.float64)
     assert op.segments[0][2] is not None  # native
@@ -214,7 +215,7 @@ def test_stale_or_rounded_factors_are_not_used(monkeypatch):
     assert fac.factors_of(layers[1]) is None and fac.factors_of(layers[0]) is not None
     stale = ConvStack.from_layers(layers, stack.x0, "tanh")
     jt = jacobian_forward(stale, dtype=torch.float64)
-    assert torch.allclose(jt.T, jacobian_dense(stale), rtol=0, atol=1e-10)
+    assert torch.allclose(jt.T, explicit_jacobian(stale), rtol=0, atol=1e-10)
     spec = BlockSpec(2, 16, 3, 3, 2, "orth", 1.0, 0.1)
     assert not any(
         isinstance(x, FactoredLayer) for x in iter_block_layers(spec, dtype=torch.float32)
@@ -237,7 +238,7 @@ def test_stable_method_through_native_pushes(monkeypatch):
     )
     logs, _ = stable_spectrum(stack, group=5)
     assert sum(calls) >= 12
-    ref = torch.linalg.svdvals(jacobian_dense(stack)).log().numpy()
+    ref = torch.linalg.svdvals(explicit_jacobian(stack)).log().numpy()
     assert float(abs(logs - ref).max()) < 1e-10
 
 
@@ -292,7 +293,7 @@ def test_engine_native_taps_jacobian_matches_the_explicit_product(monkeypatch, i
         "__call__",
         lambda self, *a: (kinds.append(self.first.kind), real(self, *a))[1],
     )
-    dense = jacobian_dense(stack)
+    dense = explicit_jacobian(stack)
     jt = jacobian_forward(stack, dtype=torch.float64)
     assert kinds and set(kinds) == {"taps"}
     assert torch.allclose(jt.T, dense, rtol=0, atol=1e-10)

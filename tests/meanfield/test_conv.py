@@ -108,7 +108,7 @@ def test_appendix_f_results_meet_acceptance():
     pd = pytest.importorskip("pandas")
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "results" / "appendix_f" / "fits.csv"
+    path = Path(__file__).resolve().parents[2] / "results" / "appendix_f" / "fits.csv"
     if not path.exists():
         pytest.skip("results/appendix_f not generated")
     fits = pd.read_csv(path)

@@ -14,12 +14,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from reference import mpmath_log_singular_values
 
 from spectra.jacobian import ConvStack, spectrum
 from spectra.jacobian.testing import stable as jacobian_stable
 from spectra.meanfield import operating_point
 from spectra.network import BlockSpec, circular_conv, fixed_point_input, iter_block_layers
-from spectra.operators import conv_matrix, conv_symbols
+from spectra.operators import conv_symbols
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,30 +49,6 @@ def _fft_log_det(layers, x0, act) -> float:
     return total
 
 
-def _mpmath_log_singular_values(stack: ConvStack, dps: int) -> np.ndarray:
-    """The exact product of the float64 layer matrices D^l M^l [T5] in mpmath at ``dps``
-    digits, then an mpmath SVD (no QR, no log-domain scaling)."""
-    import mpmath
-
-    mp = mpmath.mp
-    old = mp.dps
-    mp.dps = dps
-    try:
-        x = stack.x0.reshape(-1).to(torch.float64)
-        rep = stack.size**stack.dim
-        j = mp.eye(stack.n_features)
-        for w, b in stack.layers():
-            m = conv_matrix(w.to(torch.float64), stack.size)
-            h = m @ x + b.to(torch.float64).repeat_interleave(rep)
-            a = (stack.activation.torch_dphi(h)[:, None] * m).numpy()
-            j = mp.matrix(a.tolist()) * j
-            x = stack.activation.torch_phi(h)
-        s = mp.svd_r(j, compute_uv=False)
-        return np.sort(np.array([float(mp.log(v)) for v in s]))[::-1]
-    finally:
-        mp.dps = old
-
-
 def test_stable_beyond_float64_range_matches_mpmath():
     # N = 8 (1D, c = 2, n = 4), depth 1000: log s spans ~850 nats, beyond float64's
     # e^-745, and the +-m frequency pairs give singular values 0.005 nats apart. Before the
@@ -83,7 +60,7 @@ def test_stable_beyond_float64_range_matches_mpmath():
     assert np.all(np.isfinite(logs)), logs
     assert logs[0] - logs[-1] > 800.0
     assert res.info["final_sweeps"] >= 1 and res.info["deflation_bound"] < 1e-13
-    ref = _mpmath_log_singular_values(stack, dps=450)
+    ref = mpmath_log_singular_values(stack, dps=450)
     assert ref[0] - ref[-1] > 800.0
     rel = np.abs(np.expm1(logs - ref))
     assert np.max(rel) < 1e-6, np.max(rel)
@@ -133,7 +110,7 @@ def test_final_step_refuses_rather_than_underflow(monkeypatch):
 @pytest.mark.slow
 def test_bottom_pair_is_ill_conditioned_in_the_layers_for_some_draws():
     # Documents a limit of every float64 route (README, "Exactness checks"): at depth 200,
-    # N = 8, critical Gaussian (the acceptance-4 setting of tests/test_jacobian.py with
+    # N = 8, critical Gaussian (the acceptance-4 setting of tests/jacobian/test_spectrum.py with
     # seed 7), multiplying each float64 layer matrix by (1 + 1e-15 noise) moves the two
     # smallest log singular values of the *exact* (mpmath, 120 digits) product by
     # > 1e-3 nats in opposite directions, while the top six and the sum stay put to
@@ -142,7 +119,7 @@ def test_bottom_pair_is_ill_conditioned_in_the_layers_for_some_draws():
 
     depth = 200
     sw, sb, q = operating_point(depth)
-    spec = BlockSpec(depth, 2, 4, 3, 1, "gaussian", sw, sb)  # as tests/test_jacobian.py
+    spec = BlockSpec(depth, 2, 4, 3, 1, "gaussian", sw, sb)  # as tests/jacobian/test_spectrum.py
     layers = list(iter_block_layers(spec, generator=torch.Generator().manual_seed(7)))
     x0 = fixed_point_input(2, 4, dim=1, q_star=q, generator=torch.Generator().manual_seed(99))
     stack = ConvStack.from_layers(layers, x0, "tanh")
@@ -150,17 +127,7 @@ def test_bottom_pair_is_ill_conditioned_in_the_layers_for_some_draws():
     mp.dps = 120  # the product spans 186 nats = 81 decades
 
     def exact(noise: float, seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        x = stack.x0.reshape(-1).double()
-        j = mp.eye(stack.n_features)
-        for w, b in stack.layers():
-            m = conv_matrix(w.double(), stack.size)
-            h = m @ x + b.double().repeat_interleave(stack.size**stack.dim)
-            a = (stack.activation.torch_dphi(h)[:, None] * m).numpy()
-            j = mp.matrix((a * (1 + noise * rng.standard_normal(a.shape))).tolist()) * j
-            x = stack.activation.torch_phi(h)
-        s = mp.svd_r(j, compute_uv=False)
-        return np.sort([float(mp.log(v)) for v in s])[::-1]
+        return mpmath_log_singular_values(stack, 120, noise, seed)
 
     ref = exact(0.0, 0)
     moved = exact(1e-15, 1) - ref

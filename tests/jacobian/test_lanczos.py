@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 import torch
+from reference import explicit_jacobian
 from scipy.integrate import trapezoid
 from scipy.stats import wasserstein_distance
 
 from spectra.jacobian import (
     ConvStack,
     JacobianOperator,
-    jacobian_dense,
     lanczos_density,
     native_available,
     spectrum,
@@ -35,7 +35,7 @@ def test_jvp_vjp_match_dense_jacobian(init, dim):
     # J v and J^T u by conv pushes (the adjoint kernel is W^T flipped) vs the explicit J of
     # [T5]; float64, depth 7, |J| ~ 1: rounding ~1e-15, tolerance 1e-12.
     st = _stack(init, 7, 3, 5, dim=dim)
-    j = jacobian_dense(st)
+    j = explicit_jacobian(st)
     op = JacobianOperator(st, dtype=torch.float64)
     v = torch.randn((3, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     flat = v.reshape(3, -1)
@@ -63,7 +63,7 @@ def test_native_jvp_vjp_match_dense_jacobian(threads, monkeypatch):
     op = JacobianOperator(st, dtype=torch.float64)
     kinds = [fwd.first.kind for _, _, fwd, _ in op.segments]
     assert kinds == ["orth", "taps", "orth"]  # one run per kernel kind
-    j = jacobian_dense(st)
+    j = explicit_jacobian(st)
     v = torch.randn((3, *op.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     flat = v.reshape(3, -1)
     torch.testing.assert_close(op.jvp(v).reshape(3, -1), flat @ j.T, rtol=0, atol=1e-12)
@@ -75,7 +75,7 @@ def test_gauss_quadrature_reproduces_krylov_moments():
     # j <= 2m - 1 (Gauss quadrature). Checked for j = 0..5 with m = 6 against the explicit
     # matrix; relative 1e-9 (Lanczos with full re-orthogonalisation in float64).
     st = _stack("orth", 10, 2, 4)
-    j = jacobian_dense(st)
+    j = explicit_jacobian(st)
     a = (j.T @ j).numpy()
     dens, info = lanczos_density(st, dtype=torch.float64, steps=6, probes=1, seed=11)
     v = torch.randn(
