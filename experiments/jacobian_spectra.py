@@ -23,7 +23,8 @@ import pandas as pd
 import torch
 
 from spectra.jacobian import ConvStack, spectrum, tune_allocator
-from spectra.network import BlockSpec, fixed_point_input, resolve_operating_point
+from spectra.meanfield import operating_point
+from spectra.network import BlockSpec, fixed_point_input
 from spectra.studies import summary_row, sv_frame, theory_frame
 from spectra.tables import atomic_output, run_metadata, write_csv, write_run_json
 
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
     svs, rows, frames = [], [], {}
     t0 = time.perf_counter()
     for depth in depths:
-        sw, sb, q = resolve_operating_point(depth)  # critical, q* = 1/depth
+        sw, sb, q = operating_point(depth)  # critical, q* = 1/depth
         g_in = torch.Generator().manual_seed(seed + INPUT_SEED_OFFSET)
         x0 = fixed_point_input(c, n, q_star=q, generator=g_in)
         for init in inits:

@@ -45,7 +45,6 @@ __all__ = [
     "circular_conv",
     "iter_block_layers",
     "fixed_point_input",
-    "resolve_operating_point",
 ]
 
 
@@ -75,24 +74,6 @@ def circular_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     r = (weight.shape[-1] - 1) // 2
     conv = F.conv1d if dim == 1 else F.conv2d
     return conv(circular_pad(x, r, dim), weight, bias)
-
-
-def resolve_operating_point(
-    depth: int,
-    *,
-    sigma_w: float | None = None,
-    sigma_b: float | None = None,
-    q_star: float | None = None,
-    activation: str | Callable | Activation = "tanh",
-) -> tuple[float, float, float]:
-    """(sigma_w, sigma_b, q*) via :func:`spectra.meanfield.operating_point` (default:
-    critical, q* = 1/depth [T16])."""
-    from . import meanfield
-
-    sw, sb, q = meanfield.operating_point(
-        depth, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=activation
-    )
-    return float(sw), float(sb), float(q)
 
 
 @dataclass(frozen=True)
@@ -283,7 +264,9 @@ class VanillaCNN(nn.Module):
         block_size = (image_size + 1) // 2
         block_size = (block_size + 1) // 2
         act = get_activation(activation)
-        sw, sb, q = resolve_operating_point(
+        from .meanfield import operating_point
+
+        sw, sb, q = operating_point(
             depth, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=act
         )
         spec = BlockSpec(depth, channels, block_size, kernel, dim, init, sw, sb)

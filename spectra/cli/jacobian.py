@@ -109,10 +109,11 @@ def jacobian(
         tune_allocator,
     )
     from ..kernels import conv_kernel
-    from ..network import BlockSpec, fixed_point_input, resolve_operating_point
+    from ..meanfield import operating_point
+    from ..network import BlockSpec, fixed_point_input
 
     act = get_activation(activation)
-    sw, sb, qs = resolve_operating_point(
+    sw, sb, qs = operating_point(
         depth, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=act
     )
     spec = BlockSpec(depth, channels, size, kernel, dim, init, sw, sb)

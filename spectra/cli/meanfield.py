@@ -31,9 +31,9 @@ _COLUMNS = [
 
 
 def _check_activation(name: str) -> str:
-    from ..meanfield import resolve_activation
+    from ..activations import get_activation
 
-    return resolve_activation(name).name
+    return get_activation(name).name
 
 
 @app.command()

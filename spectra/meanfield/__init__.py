@@ -30,7 +30,6 @@ from ._maps import (
     mean_field as mean_field,
     q_map as q_map,
     q_star as q_star,
-    resolve_activation as resolve_activation,
 )
 from ._modes import (
     fourier_eigenvalues as fourier_eigenvalues,
@@ -40,7 +39,6 @@ from ._modes import (
 )
 
 __all__ = [
-    "resolve_activation",
     "q_map",
     "q_star",
     "chi_1",

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..activations import get_activation
 from ..errors import SpectraError
 from ..quadrature import gauss_nodes
 
@@ -60,10 +61,10 @@ def covariance_map(sigma, v, sigma_w: float, sigma_b: float, activation="tanh") 
     Each entry of C is a 2D Gaussian integral on the 481 x 481 [T13] trapezoid rule
     (1D on the diagonal), so Sigma* is reproduced to rounding.
     """
-    from ._maps import _check_ws, resolve_activation
+    from ._maps import _check_ws
 
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     v = _check_v1d(v)
     s = np.asarray(sigma, dtype=np.float64)
     n = s.shape[0]

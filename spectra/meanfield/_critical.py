@@ -17,7 +17,7 @@ from functools import cache
 import numpy as np
 from scipy.optimize import brentq
 
-from ..activations import Activation
+from ..activations import Activation, get_activation
 from ..errors import SpectraError
 from ._maps import (
     _XTOL,
@@ -26,7 +26,6 @@ from ._maps import (
     _expect,
     _mu1,
     _q_star,
-    resolve_activation,
 )
 
 __all__ = ["critical_point", "critical_sigma_w", "operating_point"]
@@ -103,7 +102,7 @@ def critical_point(q_star: float, activation="tanh") -> tuple[float, float]:
     not finite, or if sigma_b^2 would be negative (no critical point with that q*).
     """
     q = _check_real("q_star", q_star, positive=True)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     mu1 = float(_mu1(q, act))
     if not mu1 > 0.0:
         raise SpectraError(f"{act.name} has E phi'^2 = 0 at q*={q:g}: no critical point")
@@ -145,7 +144,7 @@ def critical_sigma_w(sigma_b: float, activation="tanh") -> float:
     At sigma_b = 0 this is 1/|phi'(0)| (tanh: 1, q* = 0). THEORY Table 1 is met to 1e-7.
     """
     sigma_b = _check_real("sigma_b", sigma_b, nonneg=True)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     if sigma_b == 0.0:
         d0 = abs(float(act.dphi(np.zeros(1))[0]))
         if d0 == 0.0:
@@ -168,25 +167,32 @@ def operating_point(
     - default: the critical point with q* = 1/depth (DESIGN; [T16]);
     - ``q_star`` given: the critical point with that q*;
     - ``sigma_w`` and ``sigma_b`` given: that point, with q* its fixed point [T10];
-    - ``sigma_b`` alone: the critical point at that bias, sigma_w = critical_sigma_w.
-    Giving ``q_star`` together with sigma_w/sigma_b, or ``sigma_w`` alone, is a SpectraError.
+    - ``sigma_b`` alone: the critical point at that bias, sigma_w = critical_sigma_w;
+    - a linear net (phi' = 1, so q* plays no part in its Jacobian) with ``sigma_w`` given:
+      that sigma_w, sigma_b (default 0) and q* = 0.
+    Giving ``q_star`` together with sigma_w/sigma_b, or ``sigma_w`` alone for a nonlinear
+    net, is a SpectraError. The one resolver of operating points: every command, the
+    network builders and the random-matrix theory call it. Returns Python floats.
     """
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise SpectraError(f"depth must be a positive integer, got {depth!r}")
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     if q_star is not None and (sigma_w is not None or sigma_b is not None):
         raise SpectraError("give either q_star or sigma_w/sigma_b, not both")
+    if act.name == "linear" and sigma_w is not None:
+        sw, sb = _check_ws(sigma_w, 0.0 if sigma_b is None else sigma_b)
+        return float(sw), float(sb), 0.0
     if sigma_w is not None and sigma_b is not None:
         sw, sb = _check_ws(sigma_w, sigma_b)
-        return sw, sb, _q_star(sw, sb, act)
+        return float(sw), float(sb), float(_q_star(sw, sb, act))
     if sigma_w is not None:
         raise SpectraError("sigma_w given without sigma_b; give both (or only sigma_b)")
     if sigma_b is not None:
         sb = _check_real("sigma_b", sigma_b, nonneg=True)
         if sb == 0.0:
-            return critical_sigma_w(0.0, act), 0.0, 0.0
+            return float(critical_sigma_w(0.0, act)), 0.0, 0.0
         q = _critical_q(sb, act)
-        return math.sqrt(1.0 / float(_mu1(q, act))), sb, q
+        return math.sqrt(1.0 / float(_mu1(q, act))), float(sb), float(q)
     q = 1.0 / depth if q_star is None else _check_real("q_star", q_star, positive=True)
     sw, sb = critical_point(q, act)
-    return sw, sb, q
+    return float(sw), float(sb), float(q)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..activations import get_activation
 from ..errors import SpectraError
 from ..quadrature import gauss_nodes
 
@@ -150,9 +151,9 @@ def phase_grid(
     """
     import pandas as pd
 
-    from ._maps import _check_real, depth_scale, resolve_activation
+    from ._maps import _check_real, depth_scale
 
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     a = np.asarray(sigma_w2, dtype=np.float64).reshape(-1)
     b = np.asarray(sigma_b2, dtype=np.float64).reshape(-1)
     for name, arr in (("sigma_w2", a), ("sigma_b2", b)):

@@ -28,12 +28,11 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import brentq
 
-from ..activations import ACTIVATIONS, Activation, get_activation
+from ..activations import Activation, get_activation
 from ..errors import SpectraError
 from ..quadrature import gauss_nodes
 
 __all__ = [
-    "resolve_activation",
     "q_map",
     "q_star",
     "chi_1",
@@ -51,28 +50,6 @@ _CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on t
 
 
 # --------------------------------------------------------------------------- activations
-def resolve_activation(activation) -> Activation:
-    """Numpy phi, phi', phi'' (float64) for a name, a callable or an ``Activation``.
-
-    Named activations come from :func:`spectra.activations.get_activation`, which builds
-    them without importing torch (keeps the CLI fast); a callable gets torch autograd
-    derivatives there. A callable or ``Activation`` that *is* a named one (checked on a
-    few points) is replaced by the named one, so its closed forms apply
-    (``Activation.builtin``). Unknown names raise :class:`SpectraError`.
-    """
-    if isinstance(activation, Activation) and activation.builtin:
-        return activation
-    a = get_activation(activation)
-    if a.builtin:  # a name
-        return a
-    if a.name in ACTIVATIONS:  # an Activation (or callable) that *is* a named one, checked
-        ref = ACTIVATIONS[a.name]()
-        x = np.array([-2.5, -0.7, 0.0, 0.3, 1.1, 4.0])
-        if np.allclose(np.asarray(a.phi(x), dtype=np.float64), ref.phi(x), rtol=1e-14, atol=0):
-            return ref
-    return a
-
-
 # --------------------------------------------------------------------------- validation
 def _check_real(name: str, value, *, positive: bool = False, nonneg: bool = False) -> float:
     try:
@@ -106,7 +83,7 @@ def _expect(f: Callable[[np.ndarray], np.ndarray], q) -> np.ndarray:
 
 def q_map(q, sigma_w: float, sigma_b: float, activation="tanh") -> np.ndarray:
     """[T10] V(q) = sigma_w^2 E phi(sqrt(q) z)^2 + sigma_b^2; ``q`` any shape."""
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     return sigma_w**2 * _expect(lambda u: act.phi(u) ** 2, q) + sigma_b**2
 
 
@@ -126,7 +103,7 @@ def q_star(sigma_w: float, sigma_b: float, activation="tanh") -> float:
     e.g. ReLU with sigma_w^2 >= 2).
     """
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     return _q_star(sigma_w, sigma_b, act)
 
 
@@ -167,7 +144,7 @@ def _q_star(sigma_w: float, sigma_b: float, act: Activation) -> float:
 def chi_1(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None = None) -> float:
     """[T12] chi_1 = sigma_w^2 E phi'(sqrt(q*) z)^2 (q* computed unless ``q`` given)."""
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     qs = _q_star(sigma_w, sigma_b, act) if q is None else float(q)
     return float(sigma_w**2 * _mu1(qs, act))
 
@@ -175,7 +152,7 @@ def chi_1(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None 
 def chi_q(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None = None) -> float:
     """[T11] chi_q* = V'(q*) = sigma_w^2 E[phi'^2 + phi phi''](sqrt(q*) z)."""
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     qs = _q_star(sigma_w, sigma_b, act) if q is None else float(q)
     val = _expect(lambda u: act.dphi(u) ** 2 + act.phi(u) * act.d2phi(u), qs)
     return float(sigma_w**2 * val)
@@ -210,7 +187,7 @@ def _cmap_terms(c, q: float, act: Activation, fn) -> np.ndarray:
 def c_map(c, sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None = None):
     """[T14] c -> (sigma_w^2 E phi(u1) phi(u2) + sigma_b^2) / q*; ``c`` scalar or array."""
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     qs = _q_star(sigma_w, sigma_b, act) if q is None else float(q)
     if qs == 0.0:
         raise SpectraError("the c-map is undefined at q* = 0 (c* = 1 by convention)")
@@ -226,7 +203,7 @@ def c_star(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None
     q* = 0 gives c* = 1 [pitfall 6]. Activations with cmap(0) < 0 search [-1, 1 - 1e-6].
     """
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     qs = _q_star(sigma_w, sigma_b, act) if q is None else float(q)
     return _c_star(sigma_w, sigma_b, act, qs)
 
@@ -255,7 +232,7 @@ def _c_star(sigma_w: float, sigma_b: float, act: Activation, qs: float) -> float
 def chi_c(sigma_w: float, sigma_b: float, activation="tanh", *, q: float | None = None) -> float:
     """[T15] chi_c* = sigma_w^2 E phi'(u1) phi'(u2) at c = c* (equals chi_1 when c* = 1)."""
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     qs = _q_star(sigma_w, sigma_b, act) if q is None else float(q)
     cs = _c_star(sigma_w, sigma_b, act, qs)
     return _chi_c(sigma_w, act, qs, cs)
@@ -285,7 +262,7 @@ def mean_field(sigma_w: float, sigma_b: float, activation="tanh") -> dict:
     """One row of the DESIGN ``meanfield.csv``: activation, sigma_w, sigma_b, q_star,
     c_star, chi_1, chi_c, chi_q, xi_c, xi_q."""
     sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = resolve_activation(activation)
+    act = get_activation(activation)
     qs = _q_star(sigma_w, sigma_b, act)
     cs = _c_star(sigma_w, sigma_b, act, qs)
     c1 = float(sigma_w**2 * _mu1(qs, act))

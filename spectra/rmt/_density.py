@@ -59,7 +59,6 @@ from ._distances import ks_distance, wasserstein_log
 from ._freeprob import MasterSystem
 from ._freeprob_grid import Depth1Orth, GridMap, depth1_orth_frame, simpson_weights
 from ._laws import (
-    _check_pos,
     marchenko_pastur_cdf,
     marchenko_pastur_density,
     quarter_circle_cdf,
@@ -103,23 +102,6 @@ def _check_depth(depth) -> int:
     return int(depth)
 
 
-def _operating_point(depth, sigma_w, sigma_b, q_star, activation) -> tuple[float, float, float]:
-    """(σ_w, σ_b, q*) by :func:`spectra.meanfield.operating_point`; a linear net needs no q*."""
-    from ..meanfield import operating_point
-
-    act = get_activation(activation)
-    if q_star is not None:
-        q = float(q_star)
-        if not (math.isfinite(q) and q > 0):
-            raise SpectraError(f"q_star must be a positive number, got {q_star!r}")
-    if act.name == "linear" and sigma_w is not None:
-        sw = _check_pos("sigma_w", sigma_w)
-        return sw, float(sigma_b or 0.0), 0.0
-    return operating_point(
-        depth, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=activation
-    )
-
-
 def derivative_law(
     q_star: float, activation="tanh", nodes: int = 400
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +130,9 @@ def _system(depth, weights, sigma_w, sigma_b, q_star, activation, nodes=400):
     L = _check_depth(depth)
     kappa = weight_law(weights)
     act = get_activation(activation)
-    sw, sb, q = _operating_point(L, sigma_w, sigma_b, q_star, act)
+    from ..meanfield import operating_point
+
+    sw, sb, q = operating_point(L, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=act)
     d, w = derivative_law(q, act, nodes)
     return MasterSystem(d, w, L, sw, kappa), (sw, sb, q, act.name, kappa)
 

@@ -3,17 +3,17 @@ theory, weight spectra (Fig S4), and the training studies (correlation, trainabi
 """
 
 from ._jacobian import (
+    SPECTRAL_STATS as SPECTRAL_STATS,
     density_frame_lanczos as density_frame_lanczos,
+    spectral_stats as spectral_stats,
     summary_row as summary_row,
     sv_frame as sv_frame,
     theory_frame as theory_frame,
 )
 from ._training import (
-    SPECTRAL_STATS as SPECTRAL_STATS,
     correlate_job as correlate_job,
     fit_depth_scale as fit_depth_scale,
     spearman_table as spearman_table,
-    spectral_stats as spectral_stats,
     trainability_job as trainability_job,
     xi_c as xi_c,
 )
@@ -29,6 +29,8 @@ from ._weights import (
 )
 
 __all__ = [
+    "SPECTRAL_STATS",
+    "spectral_stats",
     "sv_frame",
     "summary_row",
     "theory_frame",
@@ -41,8 +43,6 @@ __all__ = [
     "weight_theory",
     "weight_ks",
     "MAX_DENSE_SIDE",
-    "SPECTRAL_STATS",
-    "spectral_stats",
     "correlate_job",
     "spearman_table",
     "trainability_job",

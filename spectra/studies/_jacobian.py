@@ -15,7 +15,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..errors import SpectraError
+
 __all__ = [
+    "SPECTRAL_STATS",
+    "spectral_stats",
     "sv_frame",
     "summary_row",
     "theory_frame",
@@ -91,6 +95,35 @@ def _theory_moments(config: dict) -> tuple[float, float]:
         return math.nan, math.nan
 
 
+#: The statistics that the training studies rank (:func:`spectral_stats` also returns
+#: ``log_s_max`` and ``log_s_min``).
+SPECTRAL_STATS = ("mean_sq", "var_sq", "var_sq_norm", "log10_condition", "s_max", "s_min")
+
+
+def spectral_stats(log_s) -> dict[str, float]:
+    """The spectral statistics of J from its log singular values ``log_s`` (natural logs,
+    any order; -inf for a zero): mean and variance of s^2, the variance over the squared
+    mean (scale-free), log10(s_max / s_min) computed in the log domain (exact where s
+    under- or overflows float64), the extremes and their logs. The one place they are
+    computed: the Jacobian summary and the training studies both call it."""
+    ls = np.sort(np.asarray(log_s, dtype=np.float64).ravel())[::-1]
+    if ls.size == 0:
+        raise SpectraError("no singular values given")
+    with np.errstate(over="ignore", under="ignore"):
+        s2 = np.exp(2.0 * ls)
+    mean_sq, var_sq = float(np.mean(s2)), float(np.var(s2))
+    return {
+        "mean_sq": mean_sq,
+        "var_sq": var_sq,
+        "var_sq_norm": var_sq / mean_sq**2 if mean_sq > 0 else math.nan,
+        "log10_condition": float((ls[0] - ls[-1]) / math.log(10.0)),
+        "s_max": float(np.exp(ls[0])),
+        "s_min": float(np.exp(ls[-1])),
+        "log_s_max": float(ls[0]),
+        "log_s_min": float(ls[-1]),
+    }
+
+
 def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> dict:
     """The one-row summary (DESIGN columns plus ``method_reason``, ``log_s_max``,
     ``log_s_min``, ``w1_log``)."""
@@ -102,23 +135,16 @@ def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> di
     ks = w1 = math.nan
     if res.log_singular_values is not None:
         ls = res.log_singular_values
-        with np.errstate(over="ignore", under="ignore"):
-            s2 = np.exp(2.0 * ls)
-        row.update(
-            n=len(ls),
-            mean_sq=float(np.mean(s2)),
-            var_sq=float(np.var(s2)),
-            s_max=float(np.exp(ls[0])),
-            s_min=float(np.exp(ls[-1])),
-            log10_condition=float((ls[0] - ls[-1]) / math.log(10.0)),
-        )
+        st = spectral_stats(ls)
+        row["n"] = len(ls)
+        row.update({k: st[k] for k in ("mean_sq", "var_sq", "s_max", "s_min", "log10_condition")})
         if frame is not None:
             try:
                 ks = ks_distance(ls, frame, log=True)
                 w1 = wasserstein_log(ls, frame, log=True)
             except (ValueError, ArithmeticError):
                 pass
-        row["log_s_max"], row["log_s_min"] = float(ls[0]), float(ls[-1])
+        row["log_s_max"], row["log_s_min"] = st["log_s_max"], st["log_s_min"]
     else:
         info = res.info
         row.update(

@@ -27,10 +27,9 @@ import pandas as pd
 import torch
 
 from ..errors import SpectraError
+from ._jacobian import SPECTRAL_STATS, spectral_stats
 
 __all__ = [
-    "SPECTRAL_STATS",
-    "spectral_stats",
     "correlate_job",
     "spearman_table",
     "trainability_job",
@@ -38,33 +37,12 @@ __all__ = [
     "fit_depth_scale",
 ]
 
-#: Columns :func:`spectral_stats` produces (all from the singular values s of J).
-SPECTRAL_STATS = ("mean_sq", "var_sq", "var_sq_norm", "log10_condition", "s_max", "s_min")
-
 
 @functools.lru_cache(maxsize=4)
 def _data(name: str, data_dir: str | None):
     from ..data import load_dataset
 
     return load_dataset(name, data_dir)
-
-
-def spectral_stats(s: torch.Tensor | np.ndarray) -> dict[str, float]:
-    """Statistics of singular values ``s`` (any order): mean and variance of s², the
-    variance of s² over its squared mean (scale-free), log10(s_max/s_min), extremes."""
-    s = np.sort(np.asarray(s, dtype=np.float64))[::-1]
-    sq = s**2
-    mean_sq, var_sq = float(sq.mean()), float(sq.var())
-    with np.errstate(divide="ignore"):
-        cond = float(np.log10(s[0]) - np.log10(s[-1])) if s[-1] > 0 else math.inf
-    return {
-        "mean_sq": mean_sq,
-        "var_sq": var_sq,
-        "var_sq_norm": var_sq / mean_sq**2 if mean_sq > 0 else math.nan,
-        "log10_condition": cond,
-        "s_max": float(s[0]),
-        "s_min": float(s[-1]),
-    }
 
 
 def _train_config(cfg: dict, **over):
@@ -95,12 +73,12 @@ def correlate_job(cfg: dict) -> pd.DataFrame:
     with torch.no_grad():
         x = model64.block_input(data.x_train[:1].to(torch.float64))
     s = singular_values(model64.net.block, x[0])
-    stats = spectral_stats(s.detach().cpu())
+    stats = spectral_stats(np.log(s.detach().cpu().double().numpy()))
     del model64
     hist = train(tc, None, data=data)
     window = int(cfg.get("window", 50))
     row = {k: cfg[k] for k in sorted(cfg) if k != "data_dir"}
-    row.update(stats)
+    row.update({k: stats[k] for k in SPECTRAL_STATS})
     row["steps_to_target"] = steps_to_accuracy(hist, float(cfg["target"]), window=window)
     row["accuracy_after"] = accuracy_after(hist, tc.steps, window=window)
     te = hist[hist["split"] == "test"]

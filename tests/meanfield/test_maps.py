@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from spectra import meanfield as mf
+from spectra.activations import get_activation
 from spectra.errors import SpectraError
 from spectra.meanfield.testing import critical, maps
 
@@ -78,7 +79,7 @@ def test_critical_numerator_series_matches_direct_at_crossover():
     # The Taylor branch (q < 1e-3) and the direct quadrature agree where both are good:
     # at q = 5e-4 the direct difference loses ~7 digits, so 1e-8 relative.
     for name in ("tanh", "erf"):
-        act = mf.resolve_activation(name)
+        act = get_activation(name)
         q = 5e-4
         series = critical._crit_numerator(q, act)
         direct = q * float(maps._mu1(q, act)) - float(
@@ -147,7 +148,7 @@ def test_callable_activation_scaled_tanh():
     def phi(x):
         return 2 * torch.tanh(x / 2)
 
-    assert not mf.resolve_activation(phi).builtin
+    assert not get_activation(phi).builtin
     for sw, sb in [(1.3, 0.6), (2.0, 1.0)]:  # ordered, chaotic
         a = mf.mean_field(sw, sb / 2, "tanh")
         with _one_thread():
@@ -156,7 +157,7 @@ def test_callable_activation_scaled_tanh():
         for k in ("c_star", "chi_1", "chi_c", "chi_q"):
             assert abs(a[k] - b[k]) < 1e-11, k
     # a named-equivalent callable is recognised and gets the exact closed forms (ReLU)
-    assert mf.resolve_activation(torch.relu).builtin
+    assert get_activation(torch.relu).builtin
     assert mf.chi_1(1.2, 0.3, torch.relu) == pytest.approx(0.72, abs=1e-15)
 
 
