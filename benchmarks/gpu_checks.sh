@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's GPU checks, run once on a lent H200 (see README "GPU"): the cuda-marked
+# The project's GPU checks, run once on an H200 (see README "GPU"): the cuda-marked
 # tests, the Jacobian benchmark's GPU rows, and a depth-1000, c=128 delta-orth training run.
 # Usage: OUT=/some/dir DATA=folder-with-fashion-mnist-gz bash benchmarks/gpu_checks.sh
 set -u

@@ -1,4 +1,4 @@
-"""Acceptance 1 of issue 5: Fashion-MNIST, delta-orthogonal at the critical point
+"""Fashion-MNIST, delta-orthogonal at the critical point
 (q* = 1/depth), depth 32, c = 16: the learning curve and the test accuracy it reaches.
 
 Writes history.csv, summary.csv (best and last test accuracy), fashion_depth32.png and

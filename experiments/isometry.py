@@ -2,7 +2,7 @@
 
 Two parts, both written to ``results/isometry/`` (CSV + PNG + command.txt):
 
-- ``acceptance`` (issue 4, item 3): tanh at the critical point with sigma_b = 0.05,
+- ``acceptance``: tanh at the critical point with sigma_b = 0.05,
   depth 64: a fully-connected net of width 1000 (a circular conv with n = 1, k = 1) and
   circular-conv nets with n = 8, k = 3, c = 16 and 32 (N = 1024, 2048), Gaussian and
   orthogonal (Algorithm 1) weights, plus delta-orthogonal at c = 16. KS distance of the

@@ -1,4 +1,4 @@
-"""Acceptance 5 of issue 5 (the paper's Fig 2 at CPU scale): accuracy after K steps over
+"""The paper's Fig 2 at CPU scale: accuracy after K steps over
 a (sigma_w^2, depth) grid, Gaussian kernels at fixed sigma_b, on scikit-learn's 8x8
 digits, with the mean-field depth scale c*xi_c overlaid and c fitted.
 

@@ -1,5 +1,5 @@
 """Ultra-deep delta-orthogonal tanh CNNs on Fashion-MNIST: does learning time depend on
-depth? (Paper Sec. 5 / issue 5 acceptance 2 and, on a GPU, 8.)
+depth? (Paper Sec. 5: depths 10-200 on the CPU and, on a GPU, depth 1000.)
 
 For each depth, one run at the critical point with q* = 1/depth, the library's defaults
 for the deep regime (matched block input, 1/sqrt(q*) readout, depth-scaled learning

@@ -101,9 +101,6 @@ def density(
         )
         fig = density_figure(table, title=title)
         fig.savefig(ctx.folder / "density.png", dpi=120)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
         ctx.meta.update(
             mass_before_normalising=a["mass"],
             log_support=list(a["log_support"]),

@@ -203,7 +203,6 @@ def _write_outputs(
         from ..studies import theory_frame
 
         frame = theory_frame(config) if theory else None
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from ..plots.jacobian import density_figure, jacobian_figure
@@ -221,5 +220,4 @@ def _write_outputs(
         fig = density_figure(dens, row)
     write_csv(pd.DataFrame([row]), folder / "summary.csv")
     fig.savefig(folder / "jacobian.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
     return row

@@ -59,8 +59,6 @@ def weights(
         raise SpectraError(f"--seeds must be >= 1, got {seeds}")
     torch_dtype = resolve_dtype(dtype)
     dev = resolve_device(device)
-
-    import matplotlib.pyplot as plt
     import torch
 
     from .. import studies as ws
@@ -96,7 +94,6 @@ def weights(
         write_csv(ks, ctx.folder / "ks.csv")
         fig = weights_figure(sv, theory, ks)
         fig.savefig(ctx.folder / "weights.png", dpi=110)
-        plt.close(fig)
     table = ks.groupby(["channels", "kind"])["ks"].mean().unstack("kind")
     echo("KS distance to the quarter circle (mean over seeds):", quiet)
     echo(table.to_string(float_format=lambda v: f"{v:.4f}"), quiet)

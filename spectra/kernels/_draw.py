@@ -32,12 +32,11 @@ seed agree to float32 rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from ..errors import SpectraError
+from ..errors import SpectraError, check_choice, check_int, check_real
 
 __all__ = [
     "INIT_NAMES",
@@ -81,16 +80,8 @@ def _gen_device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SpectraError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise SpectraError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_kernel_size(k: object) -> int:
-    k = _check_int(k, "kernel size k", 1)
+    k = check_int("kernel size k", k, 1)
     if k % 2 == 0:
         raise SpectraError(f"kernel size k must be odd, got {k}")
     return k
@@ -100,22 +91,6 @@ def _check_dim(dim: object) -> int:
     if dim not in (1, 2) or isinstance(dim, bool):
         raise SpectraError(f"dim must be 1 or 2, got {dim!r}")
     return int(dim)
-
-
-def _check_sigma(sigma_w: float, name: str = "sigma_w") -> float:
-    try:
-        s = float(sigma_w)
-    except (TypeError, ValueError):
-        raise SpectraError(f"{name} must be a number, got {sigma_w!r}") from None
-    if not math.isfinite(s) or s < 0:
-        raise SpectraError(f"{name} must be a finite number >= 0, got {sigma_w!r}")
-    return s
-
-
-def _check_init(init: str, names: Sequence[str], what: str) -> str:
-    if not isinstance(init, str) or init not in names:
-        raise SpectraError(f"unknown {what} init {init!r}; choose one of {', '.join(names)}")
-    return init
 
 
 # --------------------------------------------------------------------------- primitives
@@ -152,7 +127,7 @@ def haar_orthogonal(
     that the law is exactly Haar (pitfall 3). Drawn in float64, returned in ``dtype`` on
     the generator's device.
     """
-    n = _check_int(n, "n", 1)
+    n = check_int("n", n, 1)
     g = _as_generator(generator)
     return _haar(n, g).to(dtype)
 
@@ -165,7 +140,7 @@ def random_projection(
     U is Haar and rho ~ Bin(n, 1/2), as in the paper's TensorFlow code ([T8] step 3);
     so E[P] = I/2. P = P^T = P^2 up to rounding.
     """
-    n = _check_int(n, "n", 1)
+    n = check_int("n", n, 1)
     g = _as_generator(generator)
     return _projection(n, g).to(dtype)
 
@@ -184,7 +159,7 @@ def variance_vector(init: str, k: int, dim: int = 2) -> np.ndarray:
     ``orth`` the expected share of squared weight per tap of Algorithm 1, the binomial
     profile C(k-1, a) C(k-1, b) 4^(1-k) ([T8]).
     """
-    init = _check_init(init, INIT_NAMES, "conv")
+    init = check_choice("conv init", init, INIT_NAMES)
     k = _check_kernel_size(k)
     dim = _check_dim(dim)
     shape = (k,) * dim
@@ -297,12 +272,12 @@ def conv_kernel(
     M^T M = sigma_w^2 I for every spatial size. Returned on the generator's device (CPU
     when ``generator`` is None or an int).
     """
-    init = _check_init(init, INIT_NAMES, "conv")
-    c_out = _check_int(c_out, "c_out (output channels)", 1)
-    c_in = _check_int(c_in, "c_in (input channels)", 1)
+    init = check_choice("conv init", init, INIT_NAMES)
+    c_out = check_int("c_out (output channels)", c_out, 1)
+    c_in = check_int("c_in (input channels)", c_in, 1)
     k = _check_kernel_size(k)
     dim = _check_dim(dim)
-    sigma_w = _check_sigma(sigma_w)
+    sigma_w = check_real("sigma_w", sigma_w, nonneg=True)
     if init in ("orth", "delta-orth") and c_in > c_out:
         raise SpectraError(f"{init} init needs c_in <= c_out, got c_in={c_in} > c_out={c_out}")
     g = _as_generator(generator)
@@ -335,10 +310,10 @@ def dense_weight(
     rows). The names ``gaussian`` and ``orth`` are accepted as aliases.
     """
     init = {"gaussian": "dense-gaussian", "orth": "dense-orth"}.get(init, init)
-    init = _check_init(init, DENSE_INIT_NAMES, "dense")
-    n_out = _check_int(n_out, "n_out", 1)
-    n_in = _check_int(n_in, "n_in", 1)
-    sigma_w = _check_sigma(sigma_w)
+    init = check_choice("dense init", init, DENSE_INIT_NAMES)
+    n_out = check_int("n_out", n_out, 1)
+    n_in = check_int("n_in", n_in, 1)
+    sigma_w = check_real("sigma_w", sigma_w, nonneg=True)
     g = _as_generator(generator)
     if init == "dense-gaussian":
         z = torch.randn(n_out, n_in, generator=g, dtype=torch.float64, device=_gen_device(g))
@@ -407,4 +382,4 @@ def gaussian_conv_(
     k = _check_kernel_size(k)
     v = _as_variance(variance, k, dim)
     g = _as_generator(generator)
-    return _fill(weight, _gaussian_kernel(c_out, c_in, v, _check_sigma(gain, "gain"), g))
+    return _fill(weight, _gaussian_kernel(c_out, c_in, v, check_real("gain", gain, nonneg=True), g))

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._draw import _as_generator, _check_sigma, _orth_dense, _orth_draw, _orth_order
+from ..errors import check_real
+from ._draw import _as_generator, _orth_dense, _orth_draw, _orth_order
 
 __all__ = ["OrthFactors", "FactoredLayer", "factors_of", "orth_kernel_factored"]
 
@@ -96,7 +97,7 @@ def orth_kernel_factored(
     bit-identical to ``conv_kernel("orth", c, c, k, dim=dim, sigma_w=sigma_w)`` from the
     same generator state, and its :class:`OrthFactors`."""
     g = _as_generator(generator)
-    sigma_w = _check_sigma(sigma_w)
+    sigma_w = check_real("sigma_w", sigma_w, nonneg=True)
     h0, u, rho = _orth_draw(c, k, dim, g)
     weight = (_orth_dense(h0, u, rho, c, k, dim) * sigma_w).contiguous()
     order = _orth_order(k, dim)

@@ -18,10 +18,9 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..activations import Activation, get_activation
-from ..errors import SpectraError
+from ..errors import SpectraError, check_real
 from ._maps import (
     _XTOL,
-    _check_real,
     _check_ws,
     _expect,
     _mu1,
@@ -101,7 +100,7 @@ def critical_point(q_star: float, activation="tanh") -> tuple[float, float]:
     the latter computed without cancellation. Raises :class:`SpectraError` if q* <= 0 or
     not finite, or if sigma_b^2 would be negative (no critical point with that q*).
     """
-    q = _check_real("q_star", q_star, positive=True)
+    q = check_real("q_star", q_star, positive=True)
     act = get_activation(activation)
     mu1 = float(_mu1(q, act))
     if not mu1 > 0.0:
@@ -143,7 +142,7 @@ def critical_sigma_w(sigma_b: float, activation="tanh") -> float:
 
     At sigma_b = 0 this is 1/|phi'(0)| (tanh: 1, q* = 0). THEORY Table 1 is met to 1e-7.
     """
-    sigma_b = _check_real("sigma_b", sigma_b, nonneg=True)
+    sigma_b = check_real("sigma_b", sigma_b, nonneg=True)
     act = get_activation(activation)
     if sigma_b == 0.0:
         d0 = abs(float(act.dphi(np.zeros(1))[0]))
@@ -188,11 +187,11 @@ def operating_point(
     if sigma_w is not None:
         raise SpectraError("sigma_w given without sigma_b; give both (or only sigma_b)")
     if sigma_b is not None:
-        sb = _check_real("sigma_b", sigma_b, nonneg=True)
+        sb = check_real("sigma_b", sigma_b, nonneg=True)
         if sb == 0.0:
             return float(critical_sigma_w(0.0, act)), 0.0, 0.0
         q = _critical_q(sb, act)
         return math.sqrt(1.0 / float(_mu1(q, act))), float(sb), float(q)
-    q = 1.0 / depth if q_star is None else _check_real("q_star", q_star, positive=True)
+    q = 1.0 / depth if q_star is None else check_real("q_star", q_star, positive=True)
     sw, sb = critical_point(q, act)
     return float(sw), float(sb), float(q)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..activations import get_activation
-from ..errors import SpectraError
+from ..errors import SpectraError, check_real
 from ..quadrature import gauss_nodes
 
 __all__ = ["phase_grid", "critical_line"]
@@ -151,7 +151,7 @@ def phase_grid(
     """
     import pandas as pd
 
-    from ._maps import _check_real, depth_scale
+    from ._maps import depth_scale
 
     act = get_activation(activation)
     a = np.asarray(sigma_w2, dtype=np.float64).reshape(-1)
@@ -160,7 +160,7 @@ def phase_grid(
         if arr.size == 0:
             raise SpectraError(f"{name} grid is empty")
         for x in (arr.min(), arr.max()):
-            _check_real(name, x)
+            check_real(name, x)
     if a.min() <= 0 or b.min() < 0:
         raise SpectraError("sigma_w^2 must be > 0 and sigma_b^2 >= 0 on the phase grid")
     tick = progress or (lambda n=1: None)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..activations import Activation, get_activation
-from ..errors import SpectraError
+from ..errors import SpectraError, check_real
 from ..quadrature import gauss_nodes
 
 __all__ = [
@@ -51,24 +51,10 @@ _CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on t
 
 # --------------------------------------------------------------------------- activations
 # --------------------------------------------------------------------------- validation
-def _check_real(name: str, value, *, positive: bool = False, nonneg: bool = False) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise SpectraError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise SpectraError(f"{name} must be finite, got {value!r}")
-    if positive and x <= 0:
-        raise SpectraError(f"{name} must be > 0, got {value!r}")
-    if nonneg and x < 0:
-        raise SpectraError(f"{name} must be >= 0, got {value!r}")
-    return x
-
-
 def _check_ws(sigma_w, sigma_b) -> tuple[float, float]:
     return (
-        _check_real("sigma_w", sigma_w, positive=True),
-        _check_real("sigma_b", sigma_b, nonneg=True),
+        check_real("sigma_w", sigma_w, positive=True),
+        check_real("sigma_b", sigma_b, nonneg=True),
     )
 
 

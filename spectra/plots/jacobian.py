@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
 __all__ = ["jacobian_figure", "density_figure", "theory_log10_s", "spectra_grid_figure"]
 
@@ -50,7 +46,8 @@ def _overlay(ax, frame) -> None:
 def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
     """Histogram (density scale) of log10 s from ``singular_values.csv`` rows, with the
     theory density per unit log10 s overlaid (a vertical line for a point mass)."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    fig = Figure(figsize=(6.0, 3.8))
+    ax = fig.subplots()
     u = sv["log_singular_value"].to_numpy() / _LN10
     bins = min(80, max(10, int(np.sqrt(len(u)))))
     if np.ptp(u) < 1e-9:
@@ -75,7 +72,8 @@ def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
 
 def density_figure(dens: pd.DataFrame, row: dict):
     """Lanczos (smoothed) and theory densities of log10 s from ``density.csv``."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    fig = Figure(figsize=(6.0, 3.8))
+    ax = fig.subplots()
     pal = sns.color_palette("colorblind")
     for i, (src, sub) in enumerate(dens.groupby("source", sort=True)):
         lam = sub["lambda"].to_numpy()
@@ -95,9 +93,8 @@ def spectra_grid_figure(sv: pd.DataFrame, frames: dict, summary: pd.DataFrame | 
     free-probability density (``frames[(init, depth)]``, a density frame or None)."""
     inits = list(dict.fromkeys(sv["init"]))
     depths = sorted(sv["depth"].unique())
-    fig, axes = plt.subplots(
-        len(depths), len(inits), figsize=(3.4 * len(inits), 2.5 * len(depths)), squeeze=False
-    )
+    fig = Figure(figsize=(3.4 * len(inits), 2.5 * len(depths)))
+    axes = fig.subplots(len(depths), len(inits), squeeze=False)
     pal = sns.color_palette("colorblind")
     for i, d in enumerate(depths):
         for j, init in enumerate(inits):

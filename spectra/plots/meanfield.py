@@ -7,14 +7,10 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
 __all__ = ["phase_figure", "modes_figure", "appendix_f_figure"]
 
@@ -30,7 +26,8 @@ def phase_figure(grid: pd.DataFrame, line: pd.DataFrame, *, levels=(2, 5, 10, 20
     g = grid.sort_values(["sigma_w2", "sigma_b2"])
     chaotic = (g["phase"].to_numpy() == "chaotic").reshape(a.size, b.size).T.astype(float)
     xi = g["xi_c"].to_numpy().reshape(a.size, b.size).T
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig = Figure(figsize=(7, 5))
+    ax = fig.subplots()
     ax.contourf(a, b, chaotic, levels=[-0.5, 0.5, 1.5], colors=["#dce9f5", "#f7dcd5"])
     cs = ax.contour(a, b, xi, levels=list(levels), colors="0.35", linewidths=0.8)
     ax.clabel(cs, fmt=lambda v: rf"$\xi_c$={v:g}", fontsize=7)
@@ -52,7 +49,8 @@ def phase_figure(grid: pd.DataFrame, line: pd.DataFrame, *, levels=(2, 5, 10, 20
 def modes_figure(modes: pd.DataFrame):
     """Sorted |lambda_m| (descending) per variance vector, and the mode depth scales xi_m."""
     sns.set_theme(style="whitegrid")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    (ax1, ax2) = fig.subplots(1, 2)
     for name, d in modes.groupby("name", sort=False):
         d = d.sort_values("rank")
         ax1.plot(d["rank"], d["abs_lambda"], marker=".", label=name)
@@ -82,7 +80,8 @@ def appendix_f_figure(curves: pd.DataFrame, fits: pd.DataFrame | None = None):
     (chi_c* lambda_m)^l dashed.
     """
     sns.set_theme(style="whitegrid")
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig = Figure(figsize=(7.5, 5))
+    ax = fig.subplots()
     modes = sorted(curves["mode"].unique())
     pal = sns.color_palette("husl", len(modes))
     for col, m in zip(pal, modes, strict=True):

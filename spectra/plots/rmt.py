@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
 __all__ = ["density_figure", "histogram_figure", "variance_figure"]
 
@@ -31,13 +27,14 @@ def _visible(frame: pd.DataFrame, frac: float = 1e-6) -> pd.DataFrame:
     return frame.iloc[max(i[0] - 1, 0) : i[-1] + 2]
 
 
-def density_figure(frame: pd.DataFrame, title: str | None = None) -> plt.Figure:
+def density_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
     """The density of λ = s² from :func:`spectra.rmt.density_frame` (one or several laws,
     told apart by a ``weights`` column if present). Where the spectrum spans more than two
     decades, λρ(λ) (density per unit log λ) is drawn against log₁₀ λ; otherwise ρ(λ)
     against λ. A point mass is drawn as a labelled stem."""
     sns.set_theme(style="whitegrid")
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     groups = list(frame.groupby("weights")) if "weights" in frame else [("", frame)]
     parts = [(name, _visible(g)) for name, g in groups]
     ells = np.concatenate([p["log_lambda"].to_numpy() for _, p in parts])
@@ -71,7 +68,7 @@ def density_figure(frame: pd.DataFrame, title: str | None = None) -> plt.Figure:
 
 def histogram_figure(
     empirical: pd.DataFrame, theory: pd.DataFrame, *, col: str = "init", row: str = "depth"
-) -> plt.Figure:
+) -> Figure:
     """Histograms of log₁₀ s² (``empirical``: columns ``log_singular_value``, ``col``,
     ``row``) against the theory density per unit log₁₀ s² (``theory``: density frames
     stacked with the same ``col``/``row`` keys). A grid of panels, ``row`` × ``col``."""
@@ -80,9 +77,8 @@ def histogram_figure(
     rows = list(dict.fromkeys(empirical[row]))
     if all(isinstance(r, (int, float, np.integer, np.floating)) for r in rows):
         rows = sorted(rows)
-    fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(3.2 * len(cols), 2.4 * len(rows)), squeeze=False
-    )
+    fig = Figure(figsize=(3.2 * len(cols), 2.4 * len(rows)))
+    axes = fig.subplots(len(rows), len(cols), squeeze=False)
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
             ax = axes[i][j]
@@ -108,14 +104,15 @@ def histogram_figure(
     return fig
 
 
-def variance_figure(frame: pd.DataFrame) -> plt.Figure:
+def variance_figure(frame: pd.DataFrame) -> Figure:
     """var(s²) (left) and, when present, var(log s²) (right) against depth (log–log):
     ``frame`` has ``depth``, ``init``, ``var_sq`` (empirical), ``theory_var_sq`` and
     optionally ``var_log_sq``, ``theory_var_log_sq``; points are measurements, lines the
     theory ([T34] for var(s²), the density for var(log s²))."""
     sns.set_theme(style="whitegrid")
     logs = "var_log_sq" in frame and "theory_var_log_sq" in frame
-    fig, axes = plt.subplots(1, 2 if logs else 1, figsize=(11.0 if logs else 6.0, 4.0))
+    fig = Figure(figsize=(11.0 if logs else 6.0, 4.0))
+    axes = fig.subplots(1, 2 if logs else 1)
     axes = np.atleast_1d(axes)
     pairs = [("var_sq", "theory_var_sq", "var(s²)")]
     if logs:

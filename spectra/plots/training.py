@@ -5,14 +5,10 @@ Each function takes a tidy DataFrame and returns a matplotlib Figure (Agg backen
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
 __all__ = ["learning_curves", "steps_vs_depth", "correlation_scatter", "trainability_heatmap"]
 
@@ -22,7 +18,8 @@ def learning_curves(history: pd.DataFrame, *, hue: str | None = None, window: in
 
     ``history``: rows of ``history.csv`` (possibly several runs, told apart by ``hue``).
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     groups = [(None, history)] if hue is None else list(history.groupby(hue, sort=True))
     palette = sns.color_palette("colorblind", max(len(groups), 1))
     for color, (key, df) in zip(palette, groups, strict=False):
@@ -54,7 +51,8 @@ def steps_vs_depth(
     df: pd.DataFrame, *, y: str = "steps_to_target", hue: str = "init", target: float | None = None
 ):
     """Steps to the target accuracy against depth (log x), one line per ``hue``."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    fig = Figure(figsize=(5.6, 4.0))
+    ax = fig.subplots()
     sns.lineplot(data=df, x="depth", y=y, hue=hue, marker="o", ax=ax, errorbar=None)
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)
@@ -69,7 +67,8 @@ def correlation_scatter(
     df: pd.DataFrame, *, x: str, y: str, rho: float | None = None, ylabel: str | None = None
 ):
     """Scatter of a spectral statistic ``x`` against a training-speed column ``y``."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig = Figure(figsize=(5.6, 4.2))
+    ax = fig.subplots()
     sns.scatterplot(data=df, x=x, y=y, hue="init", size="depth", ax=ax)
     if df[x].gt(0).all():
         ax.set_xscale("log")
@@ -95,7 +94,8 @@ def trainability_heatmap(
     table = df.pivot_table(index="depth", columns="sigma_w2", values=value, aggfunc="mean")
     table = table.sort_index(ascending=True)
     xs, ys = table.columns.to_numpy(float), table.index.to_numpy(float)
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig = Figure(figsize=(6.4, 4.6))
+    ax = fig.subplots()
 
     # cell edges: midpoints between grid values
     def edges(v):

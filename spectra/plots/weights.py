@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
 __all__ = ["weights_figure"]
 
@@ -29,7 +25,8 @@ def weights_figure(
     panels = len(chans) + (ks is not None)
     ncols = min(4, panels)
     nrows = math.ceil(panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.8 * nrows), squeeze=False)
+    fig = Figure(figsize=(3.3 * ncols, 2.8 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     axes = axes.ravel()
     palette = dict(zip(("conv", "dense"), sns.color_palette("colorblind", 2), strict=True))
     by_kind = {"hue": "kind", "hue_order": ["conv", "dense"], "palette": palette}

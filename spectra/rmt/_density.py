@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from ..activations import get_activation
-from ..errors import SpectraError
+from ..errors import SpectraError, check_int
 from ..quadrature import half_line_nodes
 from ._distances import ks_distance, wasserstein_log
 from ._freeprob import MasterSystem
@@ -96,12 +96,6 @@ def weight_law(weights: str) -> int:
     raise SpectraError(f"unknown weights {weights!r}; choose gaussian or orth")
 
 
-def _check_depth(depth) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise SpectraError(f"depth must be a positive integer, got {depth!r}")
-    return int(depth)
-
-
 def derivative_law(
     q_star: float, activation="tanh", nodes: int = 400
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +121,7 @@ def derivative_law(
 
 
 def _system(depth, weights, sigma_w, sigma_b, q_star, activation, nodes=400):
-    L = _check_depth(depth)
+    L = check_int("depth", depth, 1)
     kappa = weight_law(weights)
     act = get_activation(activation)
     from ..meanfield import operating_point

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..errors import SpectraError
+from ..errors import check_real
 
 __all__ = [
     "marchenko_pastur_density",
@@ -19,13 +19,6 @@ __all__ = [
 ]
 
 
-def _check_pos(name: str, value: float) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise SpectraError(f"{name} must be a positive number, got {value!r}")
-    return v
-
-
 def marchenko_pastur_density(x, ratio: float = 1.0, sigma: float = 1.0) -> np.ndarray:
     """[T32] Continuous part of the Marchenko–Pastur density of the eigenvalues of W Wᵀ.
 
@@ -33,7 +26,10 @@ def marchenko_pastur_density(x, ratio: float = 1.0, sigma: float = 1.0) -> np.nd
     √((b−x)(x−a)) / (2πσ²γx) on [a, b] = σ²(1 ∓ √γ)². For γ > 1 there is also an atom
     1 − 1/γ at 0 (see :func:`marchenko_pastur_cdf`), not included here.
     """
-    g, s2 = _check_pos("ratio", ratio), _check_pos("sigma", sigma) ** 2
+    g, s2 = (
+        check_real("ratio", ratio, positive=True),
+        check_real("sigma", sigma, positive=True) ** 2,
+    )
     x = np.asarray(x, dtype=np.float64)
     a, b = s2 * (1 - math.sqrt(g)) ** 2, s2 * (1 + math.sqrt(g)) ** 2
     inside = (x > a) & (x < b)
@@ -48,7 +44,10 @@ def marchenko_pastur_cdf(x, ratio: float = 1.0, sigma: float = 1.0) -> np.ndarra
     Closed form: with x = m + h cos φ (m, h the centre and half-width of [a, b]) the
     integrand becomes m − h cos φ − (m² − h²)/(m + h cos φ), integrated exactly.
     """
-    g, s2 = _check_pos("ratio", ratio), _check_pos("sigma", sigma) ** 2
+    g, s2 = (
+        check_real("ratio", ratio, positive=True),
+        check_real("sigma", sigma, positive=True) ** 2,
+    )
     x = np.asarray(x, dtype=np.float64)
     a, b = s2 * (1 - math.sqrt(g)) ** 2, s2 * (1 + math.sqrt(g)) ** 2
     m, h = 0.5 * (a + b), 0.5 * (b - a)
@@ -76,7 +75,7 @@ def marchenko_pastur_cdf(x, ratio: float = 1.0, sigma: float = 1.0) -> np.ndarra
 def quarter_circle_density(s, sigma: float = 1.0) -> np.ndarray:
     """[T33] Density √(4σ² − s²)/(πσ²) on [0, 2σ] of the singular values of an N×N matrix
     with entry variance σ²/N."""
-    s2 = _check_pos("sigma", sigma) ** 2
+    s2 = check_real("sigma", sigma, positive=True) ** 2
     s = np.asarray(s, dtype=np.float64)
     inside = (s >= 0) & (s <= 2 * math.sqrt(s2))
     return np.where(inside, np.sqrt(np.maximum(4 * s2 - s * s, 0.0)) / (np.pi * s2), 0.0)
@@ -84,7 +83,7 @@ def quarter_circle_density(s, sigma: float = 1.0) -> np.ndarray:
 
 def quarter_circle_cdf(s, sigma: float = 1.0) -> np.ndarray:
     """[T33] CDF of the quarter-circle law: with s = 2σ sin θ, F = (2θ + sin 2θ)/π."""
-    sig = _check_pos("sigma", sigma)
+    sig = check_real("sigma", sigma, positive=True)
     s = np.asarray(s, dtype=np.float64)
     th = np.arcsin(np.clip(s / (2 * sig), 0.0, 1.0))
     return (2 * th + np.sin(2 * th)) / np.pi

@@ -1,4 +1,4 @@
-"""`spectra jacobian`: outputs, determinism, theory columns, one-line errors (acceptance 7)."""
+"""`spectra jacobian`: outputs, determinism, theory columns, one-line errors."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def test_train_writes_history_checkpoint_and_curve(tmp_path):
 
 
 def test_ctrl_c_then_same_command_resumes_every_step_once(tmp_path, monkeypatch):
-    """Acceptance 6 (in-process): Ctrl-C at step 17 (last checkpoint: 14), rerun."""
+    """In-process: Ctrl-C at step 17 (last checkpoint: 14), rerun."""
     ref = CliRunner().invoke(app, [*TINY, "--out", str(tmp_path / "ref")])
     assert ref.exit_code == 0, ref.output
 
@@ -93,7 +93,7 @@ def test_ctrl_c_then_same_command_resumes_every_step_once(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 def test_sigkill_then_same_command_resumes(tmp_path):
-    """Acceptance 6 with a real kill -9 of a ``spectra train`` process."""
+    """Resumption after a real kill -9 of a ``spectra train`` process."""
     args = [sys.executable, "-c", "from spectra.cli import main; main()", *TINY[:-1]]
     args[args.index("30")] = "3000"
     out = tmp_path / "k"

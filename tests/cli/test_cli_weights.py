@@ -77,7 +77,7 @@ def test_prints_ks_table(tmp_path):
     ],
 )
 def test_bad_input_one_line_exit_2_no_files(tmp_path, extra, needle):
-    """Acceptance 6: one line naming the problem, exit code 2, no traceback, no files."""
+    """One line naming the problem, exit code 2, no traceback, no files."""
     res = _run(["weights", "--out", str(tmp_path / "o"), *extra])
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
@@ -88,7 +88,7 @@ def test_bad_input_one_line_exit_2_no_files(tmp_path, extra, needle):
 
 @pytest.mark.slow
 def test_defaults_finish_within_60_s(tmp_path):
-    """Acceptance 5: the default run (c = 2..64, 1D, n = 26, k = 5), start-up included, in
+    """The default run (c = 2..64, 1D, n = 26, k = 5), start-up included, in
     a fresh process, under 60 s; and the KS distance falls as c grows (first vs last)."""
     env = {**os.environ, "MPLBACKEND": "Agg"}
     t0 = time.perf_counter()

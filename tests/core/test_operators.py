@@ -43,7 +43,7 @@ CASES = [
 
 @pytest.mark.parametrize(("dim", "k", "c_in", "c_out", "n"), CASES)
 def test_conv_matrix_matches_torch_conv(dim, k, c_in, c_out, n):
-    """Acceptance 3: M @ x.flatten() equals torch's conv on circularly padded input.
+    """M @ x.flatten() equals torch's conv on circularly padded input.
     Tolerance 1e-12 absolute on O(1)..O(10) outputs in float64: both sides sum the same
     k^d c_in products in different orders, so they differ by ~1e-15."""
     w = _rand_kernel(c_out, c_in, k, dim, seed=n + 10 * k + 100 * c_in)
@@ -93,7 +93,7 @@ SV_CASES = [
 
 @pytest.mark.parametrize(("dim", "k", "c_in", "c_out", "n"), SV_CASES)
 def test_fft_singular_values_match_dense_svd(dim, k, c_in, c_out, n):
-    """Acceptance 3: the FFT route [T7] gives the n^d min(c_in, c_out) singular values of the
+    """The FFT route [T7] gives the n^d min(c_in, c_out) singular values of the
     dense matrix, sorted descending. Tolerance 1e-10 absolute on values of size ~1..10:
     both are backward-stable SVDs of the same operator (one after an exact unitary change
     of basis), so they agree to ~1e-14."""

@@ -52,7 +52,7 @@ def test_pool_and_dask_give_the_same_table(tmp_path):
 
 
 def test_correlate_sweep_local_pool_equals_dask_cluster(tmp_path):
-    """Acceptance 7: a 10-job ``spectra correlate`` sweep, byte-identical tables."""
+    """A 10-job ``spectra correlate`` sweep, byte-identical tables."""
     distributed = pytest.importorskip("distributed")
     args = [
         "correlate",

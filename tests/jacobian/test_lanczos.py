@@ -107,7 +107,7 @@ def test_density_close_to_full_spectrum_small():
 
 @pytest.mark.slow
 def test_acceptance_5_lanczos_vs_full_c64():
-    # Acceptance 5: c = 64, n = 8 (N = 4096), depth 1000: W1(log s^2) <= 0.05 against the
+    # At c = 64, n = 8 (N = 4096), depth 1000: W1(log s^2) <= 0.05 against the
     # full spectrum, at <= 1/5 of its time. Orthogonal 3x3 kernels (the paper's nets; the
     # full method ~140 s here). With delta-orth kernels the full method is a 1x1 GEMM per
     # layer (~30 s) and Lanczos, bound by per-op overhead on its 4-probe batches, is only

@@ -92,7 +92,7 @@ def _stack_k(init, c, n, depth, k, act="tanh", sw=1.05, sb=0.3, seed=0):
 @pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_engine_native_jacobian_matches_the_explicit_product(monkeypatch, workers):
-    """Acceptance 3 on the native route: forward float64 = dense to 1e-10; and the native
+    """On the native route: forward float64 = dense to 1e-10; and the native
     route is really taken (every layer) and agrees with the engine's conv route."""
     stack = _stack("orth", 16, 4, 6)
     calls = []

@@ -47,7 +47,7 @@ def _block(layers, act="tanh"):
 @pytest.mark.parametrize("dim", [1, 2])
 @pytest.mark.parametrize("init", INIT_NAMES)
 def test_methods_agree_with_jacfwd_float64(init, dim):
-    # Acceptance 3: four independent routes (batched forward mode, explicit conv matrices,
+    # Four independent routes (batched forward mode, explicit conv matrices,
     # discrete QR + Jacobi SVD, torch.func.jacfwd of the module) on a small tanh net with
     # random biases (sigma_b = 0.3) and a random input. Singular values are O(1); the
     # routes differ only by float64 rounding over 5 layers of N = 48 (or 12) -> 1e-10 is
@@ -71,7 +71,7 @@ def test_dense_matches_jacfwd_matrix_itself():
 
 @pytest.mark.parametrize("init", ["orth", "delta-orth"])
 def test_linear_orthogonal_is_exact_isometry(init):
-    # Acceptance 2 (reduced for the default suite: depth 1000 / 300, c = 4, n = 4; the issue's
+    # Reduced size for the default suite (depth 1000 / 300, c = 4, n = 4; the full-size
     # depth 4000 at c = 16, n = 8 is the slow test below): linear, sigma_w = 1,
     # sigma_b = 0: J is a product of exact isometries [T8], [T9], so every singular value
     # is 1. Rounding grows like sqrt(L) eps per layer: float32 ~ 30 * 6e-8 = 2e-6 << 1e-3;
@@ -87,7 +87,7 @@ def test_linear_orthogonal_is_exact_isometry(init):
 @pytest.mark.slow
 @pytest.mark.parametrize("init", ["orth", "delta-orth"])
 def test_linear_orthogonal_isometry_full_size(init):
-    # Acceptance 2 at the issue's size: c = 16, n = 8 (N = 1024), depth 4000.
+    # Full size: c = 16, n = 8 (N = 1024), depth 4000.
     spec = BlockSpec(4000, 16, 8, 3, 2, init, 1.0, 0.0)
     x0 = torch.zeros(16, 8, 8, dtype=torch.float64)
     stack = ConvStack.from_spec(spec, x0, "linear", seed=1)
@@ -97,10 +97,10 @@ def test_linear_orthogonal_isometry_full_size(init):
 
 
 def test_stable_matches_mpmath_where_float64_fails():
-    # Acceptance 4: critical Gaussian tanh (q* = 1/L), depth 200, N = 8 (1D, c = 2, n = 4).
+    # Critical Gaussian tanh (q* = 1/L), depth 200, N = 8 (1D, c = 2, n = 4).
     # The spread of log s is ~100 nats, beyond float64's ~37: the plain float64 product
     # loses the bottom singular values. mpmath at 120 digits resolves 1e-120 relative,
-    # far below the 1e-6 relative tolerance the issue asks for every singular value.
+    # far below the 1e-6 relative tolerance required of every singular value.
     from spectra.meanfield import operating_point
 
     depth = 200

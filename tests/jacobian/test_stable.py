@@ -1,6 +1,6 @@
 """The ``stable`` method [T24] where the log-spread exceeds float64's range (> 745 nats).
 
-Regression for issue 3: circular-conv Jacobians have (nearly) degenerate singular-value
+Regression: circular-conv Jacobians have (nearly) degenerate singular-value
 pairs (the +-m frequencies), which the unshifted log-domain QR sweeps never separate; the
 final Jacobi SVD then saw the whole spread in one float64 scaling and the bottom values
 underflowed to 0 (log = -inf). Checked against two routes independent of the QR engine:
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _critical_gaussian(depth, c, n, dim, seed=0):
-    """Critical Gaussian tanh net at q* = 1/L (the issue's setting), layers in memory."""
+    """Critical Gaussian tanh net at q* = 1/L (the default operating point), layers in memory."""
     sw, sb, q = operating_point(depth)
     spec = BlockSpec(depth, c, n, 3, dim, "gaussian", sw, sb)
     layers = list(iter_block_layers(spec, generator=torch.Generator().manual_seed(seed)))
@@ -110,7 +110,7 @@ def test_final_step_refuses_rather_than_underflow(monkeypatch):
 @pytest.mark.slow
 def test_bottom_pair_is_ill_conditioned_in_the_layers_for_some_draws():
     # Documents a limit of every float64 route (README, "Exactness checks"): at depth 200,
-    # N = 8, critical Gaussian (the acceptance-4 setting of tests/jacobian/test_spectrum.py with
+    # N = 8, critical Gaussian (the mpmath-test setting of tests/jacobian/test_spectrum.py with
     # seed 7), multiplying each float64 layer matrix by (1 + 1e-15 noise) moves the two
     # smallest log singular values of the *exact* (mpmath, 120 digits) product by
     # > 1e-3 nats in opposite directions, while the top six and the sum stay put to

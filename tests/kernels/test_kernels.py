@@ -46,8 +46,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("init", ["orth", "delta-orth"])
 @pytest.mark.parametrize(("dim", "k", "c_in", "c_out", "n"), ORTH_CASES)
 def test_orthogonal_kernels_give_exact_isometries(init, dim, k, c_in, c_out, n):
-    """Acceptance 2: every singular value of the explicit circular operator [T5], from a
-    dense SVD (up to 1600 x 1600), is sigma_w. Tolerance 1e-10 (the issue's): the
+    """Every singular value of the explicit circular operator [T5], from a
+    dense SVD (up to 1600 x 1600), is sigma_w. Tolerance 1e-10: the
     construction is exact, so the only error is float64 rounding of ~2(k-1) products of
     c x c matrices plus the SVD, i.e. O(1e-14)."""
     seed = (sum(map(ord, init)) * 7919 + dim * 1009 + k * 101 + c_in * 31 + c_out * 7 + n) % 2**31
@@ -85,7 +85,7 @@ def test_orth_symbol_is_paraunitary(dim):
 @pytest.mark.parametrize("dim", [1, 2])
 @pytest.mark.parametrize("k", [3, 5, 7])
 def test_orth_spreads_weight_off_centre(dim, k):
-    """Acceptance 2: Algorithm 1 is not a delta kernel. The expected squared-weight share of
+    """Algorithm 1 is not a delta kernel. The expected squared-weight share of
     the centre tap is C(k-1, r)^dim / 4^((k-1) dim / 2) <= 1/2 ([T8]); with c = 16 every
     sampled kernel keeps >= 30% of its squared weight off the centre tap."""
     r = k // 2
@@ -132,7 +132,7 @@ def test_delta_orth_is_centre_tap_only():
 @pytest.mark.parametrize("init", GAUSSIAN_INIT_NAMES)
 @pytest.mark.parametrize(("dim", "k"), [(1, 3), (1, 5), (2, 3), (2, 5)])
 def test_gaussian_tap_variance_chi_square(init, dim, k):
-    """Acceptance 4: per tap beta, the n = c_out c_in weights are i.i.d. N(0, s2) with
+    """Per tap beta, the n = c_out c_in weights are i.i.d. N(0, s2) with
     s2 = sigma_w^2 v_beta / c_in, so n * mean(w^2) / s2 ~ chi2(n). We accept when the
     statistic lies inside the two-sided chi2(n) interval at false-alarm rate 1e-6 per tap
     (Bonferroni over k^d taps); with n = 96 * 40 = 3840 that is about +-10% in variance.

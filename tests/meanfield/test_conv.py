@@ -103,7 +103,7 @@ def test_fit_decay_rate_recovers_geometric_rate():
 
 
 def test_appendix_f_results_meet_acceptance():
-    # Acceptance 4 on the committed artefact (made by experiments/appendix_f.py; see
+    # Checks on the committed artefact (made by experiments/appendix_f.py; see
     # results/appendix_f/run.json for the exact command and sizes).
     pd = pytest.importorskip("pandas")
     from pathlib import Path

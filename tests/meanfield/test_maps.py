@@ -38,8 +38,8 @@ OFFLINE = [
 
 @pytest.mark.parametrize("sigma_b", sorted(TABLE1))
 def test_critical_sigma_w_table1(sigma_b):
-    # Acceptance 1: Table 1 to 1e-7 (the table has 10 decimals; our quadrature error is
-    # ~1e-14, so 1e-7 is the bound, not a fudge) and chi_1 = 1 to 1e-9.
+    # Table 1 to 1e-7 (the table has 10 decimals; our quadrature error is
+    # ~1e-14, so 1e-7 is the required bound, not a fudge) and chi_1 = 1 to 1e-9.
     sw_ref, q_ref, chiq_ref = TABLE1[sigma_b]
     sw = mf.critical_sigma_w(sigma_b)
     assert abs(sw - sw_ref) < 1e-7
@@ -117,7 +117,7 @@ def test_erf_reference_point():
 
 @pytest.mark.parametrize("q", [0.01, 0.3, 1.0, 2.5, 8.0])
 def test_erf_quadrature_vs_arcsine_closed_form(q):
-    # Acceptance 1: erf closed forms (Williams 1997): E erf(u1) erf(u2) =
+    # Erf closed forms (Williams 1997): E erf(u1) erf(u2) =
     # (2/pi) asin(2 q c / (1 + 2q)), E erf'(u1) erf'(u2) = (4/pi) / sqrt((1+2q)^2 - 4 q^2 c^2).
     sw, sb = 1.0, 0.0
     for c in (0.0, 0.3, 0.9, 1.0):
@@ -324,14 +324,14 @@ def _check_mc(est, sw, sb, max_rel_se, depth, c0) -> None:
 
 
 def test_monte_carlo_fully_connected():
-    # Acceptance 2: width 400, depth 40, 16 networks x 8 input pairs (seeded).
+    # Width 400, depth 40, 16 networks x 8 input pairs (seeded).
     # s.e. across networks; finite-width bias is O(1/256), below 3 s.e. here.
     est = _run_fc(width=400, depth=40, nets=16, pairs=8, sw=2.0, sb=0.5, c0=0.6, seed=0)
     _check_mc(est, *MC_POINT, max_rel_se=0.05, depth=40, c0=0.6)
 
 
 def test_monte_carlo_circular_conv():
-    # Acceptance 2: 1D circular CNN, 64 channels, n = 16, kernel 3 uniform, depth 40,
+    # 1D circular CNN, 64 channels, n = 16, kernel 3 uniform, depth 40,
     # 16 networks x 4 input pairs (seeded); s.e. across networks.
     est = _run_conv(
         channels=64, size=16, depth=40, nets=16, pairs=4, sw=2.0, sb=0.5, c0=0.6, seed=1

@@ -188,7 +188,7 @@ def test_normalisation_and_moments(depth, weights):
 @pytest.mark.slow
 @pytest.mark.parametrize("weights", ["orth", "gaussian"])
 def test_depth_10000_is_fast(weights):
-    # Acceptance 4: 2000 points at L = 1e4, sigma_b = 0.01 in under 2 s on 2 cores.
+    # 2000 points at L = 1e4, sigma_b = 0.01 in under 2 s on 2 cores.
     # Measured as process CPU time (all threads), best of three after a warm-up call:
     # on an idle machine wall <= CPU time, while wall time on this shared 2-core box
     # mostly measures the other jobs (CPU 0.55 s, wall 2.2 s at load 12).

@@ -87,7 +87,7 @@ def test_scales_match_the_paper_setup(fig_s4_small):
 
 
 def test_ks_falls_as_channels_grow(fig_s4_small):
-    """Acceptance 5 (library side, fixed seeds): KS distance to the quarter circle falls from
+    """Library side (fixed seeds): KS distance to the quarter circle falls from
     c = 2 to 8 to 32 for both conv and dense; at c = 32 it is small (< 0.06 conv,
     < 0.03 dense; an i.i.d. sample of the same size would already give ~0.03)."""
     ks = weight_ks(fig_s4_small).groupby(["kind", "channels"])["ks"].mean()

@@ -100,7 +100,7 @@ def test_different_config_in_same_folder_is_an_error(tmp_path, digits):
 
 def test_learns_digits(digits):
     """A depth-4 delta-orth net must beat chance (10%) by far within 150 SGD steps;
-    82% was reached by the issue's prototype at depth 10 in 300 steps."""
+    82% was reached by an earlier prototype at depth 10 in 300 steps."""
     cfg = _cfg(depth=4, channels=8, steps=150, eval_every=150, eval_size=None, lr=2e-2)
     hist = train(cfg, None, data=digits)
     te = hist[hist.split == "test"]
