@@ -152,15 +152,9 @@ def run_summary(run: str, h: pd.DataFrame, target: float, window: int, *, channe
     }
 
 
-def run_cli(command: str, a: argparse.Namespace) -> None:
-    """Write command.txt to ``a.out``, then run ``spectra <command>`` with every parsed
-    option forwarded (``--name value``, in the order they were declared; options left
-    at None are not passed)."""
-    from spectra.cli import app
-
+def run_command(command, a: argparse.Namespace) -> None:
+    """Write command.txt to ``a.out``, then call the ``spectra`` command function
+    ``command`` (e.g. ``spectra.cli.train.correlate_cmd``) with every parsed option as a
+    keyword argument (options left at None take the command's own default)."""
     write_command(a.out)
-    args = [command]
-    for dest, value in vars(a).items():
-        if value is not None:  # None: the command's own default
-            args += [f"--{dest.replace('_', '-')}", str(value)]
-    app(args, standalone_mode=False)
+    command(**{k: v for k, v in vars(a).items() if v is not None})

@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _training import run_cli
+from _training import run_command
+
+from spectra.cli.train import correlate_cmd
 
 
 def main() -> None:
@@ -43,7 +45,7 @@ def main() -> None:
     a = p.parse_args()
     if a.q_star == 0:
         a.q_star = None
-    run_cli("correlate", a)
+    run_command(correlate_cmd, a)
 
 
 if __name__ == "__main__":

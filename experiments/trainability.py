@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _training import run_cli
+from _training import run_command
+
+from spectra.cli.train import trainability_cmd
 
 
 def main() -> None:
@@ -37,7 +39,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("results/trainability"))
     a = p.parse_args()
-    run_cli("trainability", a)
+    run_command(trainability_cmd, a)
 
 
 if __name__ == "__main__":

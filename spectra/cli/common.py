@@ -36,6 +36,7 @@ __all__ = [
     "progress_bar",
     "echo",
     "parse_int_list",
+    "parse_float_list",
 ]
 
 
@@ -125,6 +126,17 @@ def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
         raise SpectraError(msg) from None
     if not values or min(values) < minimum:
         raise SpectraError(f"{name} must be integers >= {minimum}, got {text!r}")
+    return values
+
+
+def parse_float_list(text: str, name: str) -> list[float]:
+    """'0.5,1,2' -> [0.5, 1.0, 2.0]; a one-line SpectraError names the option on bad input."""
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise SpectraError(f"{name} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise SpectraError(f"{name} must list at least one number, got {text!r}")
     return values
 
 

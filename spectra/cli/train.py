@@ -189,25 +189,26 @@ def correlate_cmd(
     Writes correlation.csv (one row per run), spearman.csv and correlate.png; finished
     runs are cached in OUT/jobs/ so an interrupted sweep resumes.
     """
-    from ..errors import SpectraError
-    from ..kernels import INIT_NAMES
+    from ..data import load_dataset
+    from ..errors import SpectraError, check_real
+    from ..studies import SPECTRAL_STATS, correlate_grid, correlate_job, spearman_table
     from .common import parse_int_list
-
-    init_list = [s.strip() for s in inits.split(",") if s.strip()]
-    for name in init_list:
-        if name not in INIT_NAMES:
-            raise SpectraError(f"unknown init {name!r}; choose from {', '.join(INIT_NAMES)}")
-    depth_list = parse_int_list(depths, "--depths")
-    seed_list = parse_int_list(seeds, "--seeds", minimum=0)
-    from ..studies import SPECTRAL_STATS
 
     if statistic not in SPECTRAL_STATS:
         raise SpectraError(f"unknown --statistic {statistic!r}; choose {', '.join(SPECTRAL_STATS)}")
     if not 0 < target <= 1:
         raise SpectraError(f"--target must be in (0, 1], got {target}")
+    if q_star is not None:
+        check_real("--q-star", q_star, positive=True)
     if resolve_device(device) != "cpu":
         raise SpectraError("correlate runs its jobs on the CPU; use --device cpu")
-    base = dict(
+    configs = correlate_grid(
+        [s.strip() for s in inits.split(",") if s.strip()],
+        parse_int_list(depths, "--depths"),
+        parse_int_list(seeds, "--seeds", minimum=0),
+        seed=seed,
+        q_star=q_star,
+        data_dir=data_dir,
         dataset=dataset,
         channels=channels,
         steps=steps,
@@ -219,31 +220,7 @@ def correlate_cmd(
         batch_size=batch_size,
         lr_scaling=lr_scaling,
     )
-    if q_star is not None:
-        import math
-
-        if not (q_star > 0 and math.isfinite(q_star)):
-            raise SpectraError(f"--q-star must be a finite number > 0, got {q_star}")
-        base["q_star"] = q_star
-    from ..training import TrainConfig
-
-    configs = []
-    for init in init_list:
-        for d in depth_list:
-            for s in seed_list:
-                c = dict(base, init=init, depth=d, seed=s + seed)
-                TrainConfig(
-                    **{k: v for k, v in c.items() if k not in ("target", "window")}
-                ).validate()
-                configs.append(c)
-    from ..data import load_dataset
-
     load_dataset(dataset, data_dir)  # fail fast, before any file is written
-    for c in configs:
-        if data_dir is not None:
-            c["data_dir"] = str(data_dir)
-
-    from ..studies import correlate_job, spearman_table
     from ..tables import write_csv
 
     with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
@@ -295,29 +272,24 @@ def trainability_cmd(
 
     Writes trainability.csv, fit.csv (the fitted c), xi_c.csv and trainability.png.
     """
-    import math
-
-    import numpy as np
     import pandas as pd
 
-    from ..errors import SpectraError
-    from ..training import TrainConfig
-    from .common import parse_int_list
+    from ..data import load_dataset
+    from ..errors import SpectraError, check_real
+    from ..studies import fit_depth_scale, trainability_grid, trainability_job, xi_c_curve
+    from .common import parse_float_list, parse_int_list
 
-    try:
-        sw2 = [float(t) for t in sigma_w2.split(",") if t.strip()]
-    except ValueError:
-        raise SpectraError(
-            f"--sigma-w2 must be comma-separated numbers, got {sigma_w2!r}"
-        ) from None
-    if not sw2 or min(sw2) <= 0:
+    sw2 = parse_float_list(sigma_w2, "--sigma-w2")
+    if min(sw2) <= 0:
         raise SpectraError(f"--sigma-w2 values must be > 0, got {sigma_w2!r}")
-    if sigma_b < 0:
-        raise SpectraError(f"--sigma-b must be >= 0, got {sigma_b}")
-    depth_list = parse_int_list(depths, "--depths")
+    check_real("--sigma-b", sigma_b, nonneg=True)
     if resolve_device(device) != "cpu":
         raise SpectraError("trainability runs its jobs on the CPU; use --device cpu")
-    base = dict(
+    depth_list = parse_int_list(depths, "--depths")
+    configs = trainability_grid(
+        sw2,
+        depth_list,
+        data_dir=data_dir,
         dataset=dataset,
         init=init,
         channels=channels,
@@ -331,31 +303,13 @@ def trainability_cmd(
         seed=seed,
         window=20,
     )
-    configs = []
-    for d in depth_list:
-        for v in sw2:
-            c = dict(base, depth=d, sigma_w2=v)
-            TrainConfig(
-                **{k: c[k] for k in c if k not in ("window", "sigma_w2")}, sigma_w=math.sqrt(v)
-            ).validate()
-            if data_dir is not None:
-                c["data_dir"] = str(data_dir)
-            configs.append(c)
-    from ..data import load_dataset
-
     load_dataset(dataset, data_dir)
-    from ..studies import fit_depth_scale, trainability_job, xi_c
     from ..tables import write_csv
 
     with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
         df = _run_sweep("trainability", trainability_job, configs, out, scheduler, workers, quiet)
         fit = fit_depth_scale(df)
-        fine = np.linspace(min(sw2), max(sw2), 200)
-        curve = pd.DataFrame(
-            {"sigma_w2": fine, "xi_c": [xi_c(math.sqrt(v), sigma_b) for v in fine]}
-        )
-        curve["depth"] = fit["c"] * curve["xi_c"]
-        curve["seed"] = seed
+        curve = xi_c_curve((min(sw2), max(sw2)), sigma_b, fit["c"], seed)
         write_csv(df, ctx.folder / "trainability.csv")
         write_csv(
             pd.DataFrame([{**fit, "sigma_b": sigma_b, "steps": steps, "seed": seed}]),

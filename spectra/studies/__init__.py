@@ -11,11 +11,14 @@ from ._jacobian import (
     theory_frame as theory_frame,
 )
 from ._training import (
+    correlate_grid as correlate_grid,
     correlate_job as correlate_job,
     fit_depth_scale as fit_depth_scale,
     spearman_table as spearman_table,
+    trainability_grid as trainability_grid,
     trainability_job as trainability_job,
     xi_c as xi_c,
+    xi_c_curve as xi_c_curve,
 )
 from ._weights import (
     KS_COLUMNS as KS_COLUMNS,
@@ -29,6 +32,9 @@ from ._weights import (
 )
 
 __all__ = [
+    "correlate_grid",
+    "trainability_grid",
+    "xi_c_curve",
     "SPECTRAL_STATS",
     "spectral_stats",
     "sv_frame",

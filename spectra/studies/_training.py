@@ -26,10 +26,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import SpectraError
+from ..errors import SpectraError, check_choice, check_real
 from ._jacobian import SPECTRAL_STATS, spectral_stats
 
 __all__ = [
+    "correlate_grid",
+    "trainability_grid",
+    "xi_c_curve",
     "correlate_job",
     "spearman_table",
     "trainability_job",
@@ -185,3 +188,73 @@ def fit_depth_scale(
         "c_low": float(lo),
         "c_high": float(hi),
     }
+
+
+def correlate_grid(
+    inits: list[str],
+    depths: list[int],
+    seeds: list[int],
+    *,
+    seed: int = 0,
+    q_star: float | None = None,
+    data_dir: str | None = None,
+    **train,
+) -> list[dict]:
+    """The job configurations of a correlation sweep: inits x depths x seeds (each seed
+    offset by ``seed``), every one validated as a training configuration before any job
+    runs. ``train``: the shared options (dataset, channels, steps, target, window, lr, ...)."""
+    from ..kernels import INIT_NAMES
+    from ..training import TrainConfig
+
+    for name in inits:
+        check_choice("init", name, INIT_NAMES)
+    if not 0 < float(train.get("target", 1.0)) <= 1:
+        raise SpectraError(f"target must be in (0, 1], got {train['target']}")
+    base = dict(train)
+    if q_star is not None:
+        base["q_star"] = check_real("q_star", q_star, positive=True)
+    configs = []
+    for init in inits:
+        for d in depths:
+            for s in seeds:
+                c = dict(base, init=init, depth=d, seed=s + seed)
+                TrainConfig(
+                    **{k: v for k, v in c.items() if k not in ("target", "window")}
+                ).validate()
+                if data_dir is not None:
+                    c["data_dir"] = str(data_dir)
+                configs.append(c)
+    return configs
+
+
+def trainability_grid(
+    sigma_w2: list[float], depths: list[int], *, data_dir: str | None = None, **train
+) -> list[dict]:
+    """The job configurations of Fig 2's grid: depths x sigma_w^2, validated first."""
+    from ..training import TrainConfig
+
+    if not sigma_w2 or min(sigma_w2) <= 0:
+        raise SpectraError(f"sigma_w^2 values must be > 0, got {sigma_w2!r}")
+    check_real("sigma_b", train.get("sigma_b", 0.0), nonneg=True)
+    configs = []
+    for d in depths:
+        for v in sigma_w2:
+            c = dict(train, depth=d, sigma_w2=v)
+            kw = {k: c[k] for k in c if k not in ("window", "sigma_w2")}
+            TrainConfig(**kw, sigma_w=math.sqrt(v)).validate()
+            if data_dir is not None:
+                c["data_dir"] = str(data_dir)
+            configs.append(c)
+    return configs
+
+
+def xi_c_curve(
+    sigma_w2: tuple[float, float], sigma_b: float, c: float, seed: int, points: int = 200
+) -> pd.DataFrame:
+    """The trainable-depth curve c * xi_c(sigma_w, sigma_b) [T19] over ``points`` values of
+    sigma_w^2 spanning ``sigma_w2 = (lo, hi)``: columns sigma_w2, xi_c, depth, seed."""
+    fine = np.linspace(min(sigma_w2), max(sigma_w2), points)
+    curve = pd.DataFrame({"sigma_w2": fine, "xi_c": [xi_c(math.sqrt(v), sigma_b) for v in fine]})
+    curve["depth"] = c * curve["xi_c"]
+    curve["seed"] = seed
+    return curve
