@@ -37,8 +37,7 @@ import torch
 from spectra.jacobian import (
     ConvStack,
     jacobian_forward,
-    native_shape_supported,
-    native_supported,
+    native_route,
     spectrum,
     tune_allocator,
 )
@@ -92,13 +91,6 @@ def conv_flops(c: int, n: int, depth: int, batch: int, delta: bool) -> float:
     """Multiply-adds x 2 of the tangent push: per layer 2 B c^2 k^2 n^2 (k^2 -> 1 for delta)."""
     taps = 1 if delta else 9
     return 2.0 * batch * c * c * taps * n * n * depth
-
-
-def _native_kind(layer, dtype, device, c: int) -> str | None:
-    """How the engine pushes this layer: 'factored', 'taps' or None (the conv route)."""
-    if native_supported(getattr(layer, "factors", None), dtype, device, 2):
-        return "factored"
-    return "taps" if native_shape_supported(c, dtype, device, 2) else None
 
 
 def factored_flops(c: int, n: int, depth: int, k: int = 3) -> float:
@@ -264,7 +256,8 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
         # how the engine pushes: orth layers carry Algorithm 1's factors (native factored
         # push), other kernels go native by their taps; ``taps_stack`` is the orth stack
         # without its factors, and the conv route is timed with the native kernel off
-        kind = _native_kind(layers[0], dtype, device, c)
+        route = native_route(layers[0], tuple(x0.shape), dtype, torch.device(device))
+        kind = None if route == "conv" else route
         taps_stack = ConvStack.from_layers([(w, b) for w, b in layers], x0, "tanh")
         t_eng, t_jf, t_pl, t_tp, t_cv = [], [], [], [], []
         for _ in range(repeats):

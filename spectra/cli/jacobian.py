@@ -104,7 +104,7 @@ def jacobian(
         DENSE_MAX_N,
         FULL_SVD_MAX_N,
         ConvStack,
-        native_shape_supported,
+        native_route,
         spectrum,
         tune_allocator,
     )
@@ -158,10 +158,13 @@ def jacobian(
         )
         ctx.meta["method"] = res.method
         ctx.meta["method_reason"] = res.reason
-        # which tangent push ran (spectra.native): orth layers in factored form, the other
-        # kernels by their taps, or the conv route (no library, GPU, 1D, other widths)
-        native = res.method != "dense" and native_shape_supported(channels, tdtype, dev, dim)
-        ctx.meta["native_push"] = ("factored" if init == "orth" else "taps") if native else "none"
+        # which tangent push ran: orth layers in factored form, the other kernels by their
+        # taps, or the conv route (no library, GPU, 1D, other widths); "none" for dense
+        route = "conv"
+        if res.method != "dense":
+            first = next(iter(stack.layers()))
+            route = native_route(first, tuple(x0.shape), res.dtype, torch.device(dev))
+        ctx.meta["native_push"] = "none" if route == "conv" else route
         echo(
             f"{res.method}: N = {spec.n_features}, s_max = {summary['s_max']:.6g}, "
             f"s_min = {summary['s_min']:.6g}, mean s^2 = {summary['mean_sq']:.6g} "

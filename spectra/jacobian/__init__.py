@@ -11,6 +11,7 @@ from ._lanczos import (
 from ._native import (
     NATIVE_CHANNELS as NATIVE_CHANNELS,
     native_available as native_available,
+    native_route as native_route,
     native_shape_supported as native_shape_supported,
     native_supported as native_supported,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "qr_positive",
     "NATIVE_CHANNELS",
     "native_available",
+    "native_route",
     "native_supported",
     "native_shape_supported",
 ]

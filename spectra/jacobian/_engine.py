@@ -23,19 +23,17 @@ Internal to :mod:`spectra.jacobian` and :mod:`spectra.lanczos`. What was measure
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
 from ..activations import Activation
-from ._native import NativePush, NativeRun, NativeTaps, native_layer
+from ._native import NativeRun
+from ._pipeline import Layer, LayerPipeline, runs
 
 __all__ = ["tune_allocator"]
-
-_NATIVE = (NativePush, NativeTaps)
-
-Layer = tuple[torch.Tensor, torch.Tensor]
 
 
 def tune_allocator() -> bool:
@@ -49,16 +47,6 @@ def tune_allocator() -> bool:
         return bool(libc.mallopt(-3, 1 << 30)) and bool(libc.mallopt(-1, 1 << 31))
     except (OSError, AttributeError):
         return False
-
-
-# --------------------------------------------------------------------------- layer kernels
-def _is_delta(w: torch.Tensor) -> bool:
-    """True when every off-centre tap is exactly zero (then the conv is 1x1)."""
-    if w.shape[-1] == 1:
-        return True
-    taps = torch.count_nonzero(w.reshape(w.shape[0] * w.shape[1], -1), dim=0)
-    taps[(taps.numel() - 1) // 2] = 0  # the centre tap (odd k: the middle of k^d)
-    return not bool(taps.any())
 
 
 class _Tangents:
@@ -320,42 +308,29 @@ class _Engine:
         tangent pushes run in the current mode. Memory: one block of weights and
         phi'(h), independent of depth."""
         done = 0
+        pipe = LayerPipeline(layers, x, act, dtype, native=self.native)
         while limit is None or done < limit:
             want = self.block if limit is None else min(self.block, limit - done)
-            block = []
             with _single_thread(self.adaptive and self.threads > 1 and self.mode == "serial"):
-                for layer in layers:
-                    w, b = layer
-                    x, d = _primal_step(x, w, b, act)
-                    w_t = native_layer(layer, x, dtype) if self.native else None
-                    if w_t is None:
-                        # the kernel in the conv's layout: oneDNN otherwise converts it per call
-                        w_t = w.to(dtype).contiguous(memory_format=self.mf)
-                    block.append((w_t, d.to(dtype)[None].contiguous(memory_format=self.mf)))
-                    if len(block) == want:
-                        break
-                delta = [not isinstance(w_t, _NATIVE) and _is_delta(w_t) for w_t, _ in block]
+                block = list(itertools.islice(pipe, want))
             if not block:
                 break
             self.last = None  # the block's primal steps are not a layer's push time
-            i = 0
-            while i < len(block):
-                w_t, dphi = block[i]
-                if isinstance(w_t, _NATIVE):  # consecutive native layers: one run
-                    j = i + 1
-                    while j < len(block) and getattr(block[j][0], "key", None) == w_t.key:
-                        j += 1
-                    self._push_native(NativeRun(*zip(*block[i:j], strict=True)))
-                else:
-                    self._push(w_t, dphi, delta[i])
-                    j = i + 1
-                if progress is not None:
-                    progress(j - i)
-                i = j
+            for lo, hi, native in runs(block):
+                if native:  # consecutive native layers: one run
+                    seq = block[lo:hi]
+                    self._push_native(NativeRun([p.push for p in seq], [p.dphi for p in seq]))
+                    if progress is not None:
+                        progress(hi - lo)
+                    continue
+                for p in block[lo:hi]:
+                    self._push(p.push, p.dphi, p.delta)
+                    if progress is not None:
+                        progress(1)
             done += len(block)
             if len(block) < want:
                 break
-        return x, done
+        return pipe.x, done
 
     def _wait(self) -> None:
         if self.futs:
@@ -415,21 +390,3 @@ class _threads:
         if self.cpu:
             torch.set_num_threads(self.old)
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.tf32
-
-
-def _primal_step(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, act: Activation):
-    """One float64 primal layer: returns (phi(h), phi'(h)) for x (c, *n) [T1]."""
-    from ..network import circular_conv
-
-    h = circular_conv(x[None], w, b)[0]
-    return act.torch_phi(h), act.torch_dphi(h)
-
-
-def _layers_on(stack, device) -> Iterator[Layer]:
-    """The stack's layers in float64 on ``device``; factored ones keep their factors."""
-    from ..kernels import FactoredLayer, factors_of
-
-    for layer in stack.layers():
-        factors = factors_of(layer)  # before the copy: None if the weight was modified
-        w, b = (t.to(device=device, dtype=torch.float64) for t in layer)
-        yield (w, b) if factors is None else FactoredLayer(w, b, factors)

@@ -40,68 +40,52 @@ class JacobianOperator:
     """
 
     def __init__(self, stack, *, dtype=torch.float32, device=None, progress=None) -> None:
-        from ._engine import _is_delta, _layers_on, _primal_step, _single_thread
-        from ._native import native_layer
+        from ._engine import _single_thread
+        from ._native import NativeRun
+        from ._pipeline import LayerPipeline, layers_on, runs
 
         self.device = torch.device(device or "cpu")
         self.dtype, self.stack = dtype, stack
         self.shape = (stack.channels,) + (stack.size,) * stack.dim
-        dims = tuple(range(2, 2 + stack.dim))
-        self.layers = []
-        mf = torch.channels_last if stack.dim == 2 else torch.contiguous_format
         x = stack.x0.to(device=self.device, dtype=torch.float64)
+        pipe = LayerPipeline(
+            layers_on(stack, self.device),
+            x,
+            stack.activation,
+            dtype,
+            native=stack.native,
+            adjoint=True,
+        )
+        self.layers = []
         # drawing kernels and primal steps are tiny ops: one intra-op thread (measured
         # 28 s -> 3.8 s for 1000 orth layers at c = 64 on 2 cores)
         with _single_thread(self.device.type == "cpu"):
-            for layer in _layers_on(stack, self.device):
-                w, b = layer
-                x, d = _primal_step(x, w, b, stack.activation)
-                # phi' stored as (1, c, *n) in the tangents' memory layout (a multiply
-                # across layouts was measured 20x slower than within one)
-                d = d.to(dtype)[None].contiguous(memory_format=mf)
-                fwd = native_layer(layer, x, dtype) if stack.native else None
-                if fwd is not None:
-                    pushes = (fwd, native_layer(layer, x, dtype, adjoint=True))
-                    self.layers.append((pushes, None, d, False))
-                else:
-                    w_adj = w.transpose(0, 1).flip(dims)  # adjoint circular cross-correlation
-                    # kernels in the conv's own layout: oneDNN otherwise converts them per call
-                    w_t, w_a = (k.to(dtype).contiguous(memory_format=mf) for k in (w, w_adj))
-                    self.layers.append((w_t, w_a, d, _is_delta(w)))
+            for p in pipe:
+                self.layers.append(p)
                 if progress is not None:
                     progress(1)
-        self.ones = torch.ones_like(self.layers[0][2]) if self.layers else None
+        lay = self.layers
+        self.ones = torch.ones_like(lay[0].dphi) if lay else None
         self.threads = torch.get_num_threads() if self.device.type == "cpu" else 1
-        self.segments = self._segments()
+        # (lo, hi, forward run, adjoint run): runs of native layers get NativeRuns (the
+        # adjoint one in VJP order, each layer followed by the previous layer's phi'),
+        # runs of conv layers None (pushed by :meth:`_push_all`)
+        self.segments = []
+        for lo, hi, native in runs(lay):
+            if not native:
+                self.segments.append((lo, hi, None, None))
+                continue
+            fwd = NativeRun(
+                [lay[i].push for i in range(lo, hi)], [lay[i].dphi for i in range(lo, hi)]
+            )
+            order = list(reversed(range(lo, hi)))
+            prev = [lay[i - 1].dphi if i > 0 else self.ones for i in order]
+            adj = NativeRun([lay[i].adjoint for i in order], prev)
+            self.segments.append((lo, hi, fwd, adj))
         # the runs hold the native layers' matrices now: drop the per-layer copies
-        self.layers = [
-            (None, None, d, dl) if wa is None else (w, wa, d, dl) for w, wa, d, dl in self.layers
-        ]
-
-    def _segments(self) -> list[tuple[int, int, object, object]]:
-        """(lo, hi, forward run, adjoint run) over the layers: runs of native layers with
-        one key get NativeRuns (the adjoint one in VJP order, each layer followed by the
-        previous layer's phi'), the rest None (pushed by :meth:`_push_all`)."""
-        from ._native import NativeRun
-
-        lay, out, lo = self.layers, [], 0
-        key = lambda i: lay[i][0][0].key if lay[i][1] is None else None  # noqa: E731
-        while lo < len(lay):
-            hi = lo + 1
-            while hi < len(lay) and key(hi) == key(lo):
-                hi += 1
-            if key(lo) is None:
-                out.append((lo, hi, None, None))
-            else:
-                fwd = NativeRun(
-                    [lay[i][0][0] for i in range(lo, hi)], [lay[i][2] for i in range(lo, hi)]
-                )
-                order = list(reversed(range(lo, hi)))
-                prev = [lay[i - 1][2] if i > 0 else self.ones for i in order]
-                adj = NativeRun([lay[i][0][1] for i in order], prev)
-                out.append((lo, hi, fwd, adj))
-            lo = hi
-        return out
+        for p in lay:
+            if p.native:
+                p.push = p.adjoint = None
 
     def _run(self, run, t: torch.Tensor) -> torch.Tensor:
         """A native run on the batch ``t`` (p, c, n, n), slices on ``self.threads``."""
@@ -143,7 +127,7 @@ class JacobianOperator:
             if fwd is not None:
                 t = self._run(fwd, t)
             else:
-                t = self._push_all(t, ((w, d, dl) for w, _, d, dl in self.layers[lo:hi]))
+                t = self._push_all(t, ((p.push, p.dphi, p.delta) for p in self.layers[lo:hi]))
         return t
 
     def vjp(self, u: torch.Tensor) -> torch.Tensor:
@@ -151,13 +135,13 @@ class JacobianOperator:
         u <- D^L u, then u <- D^(l-1) W^lT u for l = L..1 (D^0 = I): the same
         conv-then-multiply step as :meth:`jvp`, with the adjoint kernels."""
         lay = self.layers
-        u = u.to(self.dtype) * lay[-1][2]
+        u = u.to(self.dtype) * lay[-1].dphi
         for lo, hi, _, adj in reversed(self.segments):
             if adj is not None:
                 u = self._run(adj, u)
                 continue
             seq = (
-                (lay[i][1], lay[i - 1][2] if i > 0 else self.ones, lay[i][3])
+                (lay[i].adjoint, lay[i - 1].dphi if i > 0 else self.ones, lay[i].delta)
                 for i in reversed(range(lo, hi))
             )
             u = self._push_all(u, seq)

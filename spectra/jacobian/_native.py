@@ -35,6 +35,7 @@ __all__ = [
     "NativeTaps",
     "NativeRun",
     "native_layer",
+    "native_route",
 ]
 
 #: channel counts the native kernel is compiled for (64-byte vectors of channels)
@@ -104,20 +105,31 @@ def native_shape_supported(channels: int, dtype, device, dim: int) -> bool:
     )
 
 
+def native_route(layer, shape: tuple[int, ...], dtype, device) -> str:
+    """How the engine pushes tangents through ``layer`` ((weight, bias), possibly a
+    FactoredLayer) for images of ``shape`` (c, *n): ``"factored"`` (current Algorithm-1
+    factors, :class:`NativePush`), ``"taps"`` (:class:`NativeTaps`) or ``"conv"`` (the
+    portable route: not CPU, not 2D square, other c or dtype, or no library). The one
+    place this is decided."""
+    dim = len(shape) - 1
+    if dim == 2 and shape[-1] != shape[1]:  # non-square images
+        return "conv"
+    if native_supported(factors_of(layer), dtype, device, dim):
+        return "factored"
+    if native_shape_supported(layer[0].shape[0], dtype, device, dim):
+        return "taps"
+    return "conv"
+
+
 def native_layer(layer, x: torch.Tensor, dtype, adjoint: bool = False):
-    """The native push of ``layer`` ((weight, bias), possibly a FactoredLayer) for tangent
-    images shaped like the primal ``x`` (c, *n): a :class:`NativePush` when it carries
-    current Algorithm-1 factors, else a :class:`NativeTaps`; None where the native kernel
-    does not apply (conv route: not CPU, not 2D square, other c or dtype, no library)."""
-    dim = x.ndim - 1
-    if x.shape[-1] != x.shape[1]:  # non-square images
-        return None
-    factors = factors_of(layer)
-    if native_supported(factors, dtype, x.device, dim):
-        return NativePush(factors, dtype, x.shape[-1], adjoint=adjoint)
-    w = layer[0]
-    if native_shape_supported(w.shape[0], dtype, x.device, dim):
-        return NativeTaps(w, dtype, x.shape[-1], adjoint=adjoint)
+    """The native push of ``layer`` for tangent images shaped like the primal ``x``
+    (c, *n), by :func:`native_route`: a :class:`NativePush`, a :class:`NativeTaps`, or
+    None (the conv route)."""
+    route = native_route(layer, tuple(x.shape), dtype, x.device)
+    if route == "factored":
+        return NativePush(factors_of(layer), dtype, x.shape[-1], adjoint=adjoint)
+    if route == "taps":
+        return NativeTaps(layer[0], dtype, x.shape[-1], adjoint=adjoint)
     return None
 
 

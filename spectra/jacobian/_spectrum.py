@@ -34,7 +34,8 @@ import torch
 
 from ..activations import Activation, get_activation
 from ..errors import SpectraError
-from ._engine import _Engine, _layers_on, _threads, tune_allocator
+from ._engine import _Engine, _threads, tune_allocator
+from ._pipeline import layers_on
 
 __all__ = [
     "DENSE_MAX_N",
@@ -187,7 +188,7 @@ def jacobian_forward(
         )
         del t
         x = stack.x0.to(device=device, dtype=torch.float64)
-        eng.run(_layers_on(stack, device), x, stack.activation, dtype, progress)
+        eng.run(layers_on(stack, device), x, stack.activation, dtype, progress)
         return eng.result().reshape(n_feat, n_feat)
 
 
@@ -205,7 +206,7 @@ def jacobian_dense(
     device = torch.device(device or "cpu")
     j = torch.eye(n_feat, dtype=torch.float64, device=device)
     x = stack.x0.to(device=device, dtype=torch.float64)
-    for w, b in _layers_on(stack, device):
+    for w, b in layers_on(stack, device):
         m = conv_matrix(w, stack.size)
         h = m @ x.reshape(-1) + b.repeat_interleave(stack.size**stack.dim)
         d = stack.activation.torch_dphi(h)
@@ -235,7 +236,7 @@ def stable_spectrum(
 
     device = torch.device(device or "cpu")
     n_feat, c, n, dim = stack.n_features, stack.channels, stack.size, stack.dim
-    it = _layers_on(stack, device)
+    it = layers_on(stack, device)
     state = {"x": stack.x0.to(device=device, dtype=torch.float64)}
 
     ctx = _threads(device, max(2, workers or 2))

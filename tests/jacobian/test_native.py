@@ -323,3 +323,21 @@ def test_native_taps_sum_aliased_taps_first(c, n, adjoint):
         dst = torch.empty_like(src)
         push(src, dst, d.to(dtype).contiguous(memory_format=cl), 0, 2, push.scratch())
         assert torch.allclose(dst.double(), ref, rtol=0, atol=tol)
+
+
+def test_native_route_is_what_the_engine_runs():
+    # the one route decision: factored for orth layers with factors, taps for a dense
+    # kernel of a supported width, conv for 1D images or unsupported widths
+    from spectra.jacobian import native_route
+
+    fact = iter_block_layers(BlockSpec(2, 16, 4, 3, 2, "orth", 1.0, 0.0), dtype=torch.float64)
+    layer = next(fact)
+    want = "factored" if nat.native_available() else "conv"
+    assert native_route(layer, (16, 4, 4), torch.float64, torch.device("cpu")) == want
+    plain = (layer[0].clone(), layer[1])
+    want = "taps" if nat.native_available() else "conv"
+    assert native_route(plain, (16, 4, 4), torch.float64, torch.device("cpu")) == want
+    w1 = torch.zeros(16, 16, 3, dtype=torch.float64)
+    assert native_route((w1, layer[1]), (16, 4), torch.float64, torch.device("cpu")) == "conv"
+    w12 = torch.zeros(12, 12, 3, 3, dtype=torch.float64)
+    assert native_route((w12, torch.zeros(12)), (12, 4, 4), torch.float64, "cpu") == "conv"
