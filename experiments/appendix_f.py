@@ -4,7 +4,7 @@ erf CNN on 1D images (n = 10), sigma_w = 3/2, sigma_b = 1/2, kernel 3 with varia
 v = [0.025, 0.95, 0.025]. epsilon^0 = Sigma* - Sigma^0 is zero except on the first cyclic
 diagonal, whose DFT is -1/6 [1, r, r^3, r^5, r^4, r^2, r^4, r^5, r^3, r], r = 2/3.
 
-Three curves per Fourier mode m of that diagonal (THEORY.md [T17]-[T19]):
+Three curves per Fourier mode m of that diagonal (the theory page [T17]-[T19]):
 - ``ensemble``: finite random CNNs (torch float64), see
   :func:`spectra.meanfield.ensemble_first_diagonal`;
 - ``mean_field``: the exact covariance map [T17] iterated from Sigma^0;

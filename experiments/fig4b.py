@@ -1,10 +1,10 @@
 """Fig 4(b) of Xiao et al. (2018): the 64 singular values |lambda_m| of the GS0..GS4
-variance vectors (3x3 taps) on 8x8 images, in descending order (THEORY.md [T4], [T18]).
+variance vectors (3x3 taps) on 8x8 images, in descending order (the theory page [T4], [T18]).
 
 GS0 = delta (all 1), GS4 = uniform; GS1..GS3 interpolate linearly ([T4], our documented
 choice: the paper gives no formula). From GS0 to GS4 the values concentrate near 0.
 Also the mode depth scales xi_m = -1/log(chi_c* |lambda_m|) [T19] at the tanh point
-(1.3, 0.3) (chi_c* = 0.9398), the example of THEORY [T19].
+(1.3, 0.3) (chi_c* = 0.9398), the example of theory [T19].
 
     python experiments/fig4b.py --out results/fig4b
 """

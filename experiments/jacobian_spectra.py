@@ -3,7 +3,7 @@ delta-orthogonal kernels at several depths, against the free-probability law.
 
 The paper's point (Xiao et al. 2018, Sec. 3-4): at the critical point with small q*,
 orthogonal kernels keep every singular value of J near 1 (dynamical isometry) while
-Gaussian kernels spread the spectrum over many decades as depth grows (THEORY [T29],
+Gaussian kernels spread the spectrum over many decades as depth grows (theory [T29],
 [T34]). Writes ``results/jacobian_spectra/``: ``singular_values.csv`` (every singular
 value, DESIGN columns), ``summary.csv`` (one row per (init, depth), DESIGN columns with
 the theory moments and KS distance), ``jacobian_spectra.png`` and ``run.json``.

@@ -1,7 +1,7 @@
 """Phase diagram of deep tanh networks in (sigma_w^2, sigma_b^2) (paper Appendix D, Fig S2).
 
 Ordered (chi_1 < 1) and chaotic (chi_1 > 1) phases, the critical line chi_1 = 1 coloured by
-q*, and xi_c contours (THEORY.md [T10]-[T16]); the same diagram holds for CNNs ([T17]).
+q*, and xi_c contours (the theory page [T10]-[T16]); the same diagram holds for CNNs ([T17]).
 The grid is computed at full resolution; phase.csv keeps every ``--csv-stride``-th point
 per axis to keep the committed folder small.
 

@@ -1,7 +1,7 @@
 """Elementwise activations with their first and second derivatives.
 
 One registry serves mean-field theory (numpy, float64), free probability (the law of
-phi'(h)^2, THEORY.md [T28]) and the networks (torch). An activation is looked up by name
+phi'(h)^2, the theory page [T28]) and the networks (torch). An activation is looked up by name
 (``tanh``, ``erf``, ``relu``, ``linear``) or given as a callable; for a callable the
 derivatives are taken with ``torch.func.grad``.
 """
@@ -32,7 +32,7 @@ class Activation:
 
     ``phi``, ``dphi``, ``d2phi`` act on numpy arrays (float64); ``torch_phi`` and
     ``torch_dphi`` act on torch tensors of any dtype/device. ``odd`` is True when
-    phi(-x) = -phi(x) (used for c* = 0 at sigma_b = 0, THEORY.md [T16]). ``builtin`` is
+    phi(-x) = -phi(x) (used for c* = 0 at sigma_b = 0, the theory page [T16]). ``builtin`` is
     True for the named activations only, so closed forms / series keyed on the name (ReLU
     arc-cosine kernel, tanh/erf critical-line series) are valid for it.
 

@@ -1,6 +1,6 @@
 """The paper's vanilla CNN: a small stem, ``depth`` circular convolutions, a linear head.
 
-Architecture (Xiao et al. 2018, Sec. 5; THEORY.md [T1]-[T3]):
+Architecture (Xiao et al. 2018, Sec. 5; the theory page [T1]-[T3]):
 
 - **stem**: three 3x3 (1D: 3-tap) convolutions with strides 1, 2, 2 taking ``in_channels``
   up to ``channels``, each followed by the activation. The stem uses **zero** padding 1

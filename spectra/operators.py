@@ -2,7 +2,7 @@
 
 A kernel ``W`` of shape ``(c_out, c_in, k)`` or ``(c_out, c_in, k, k)`` acts on an image
 ``x`` of shape ``(c_in, n)`` or ``(c_in, n, n)`` by the circular cross-correlation of
-THEORY.md [T1]/[T2]: ``y_j(s) = sum_{i, beta} W_ji(beta) x_i(s + beta)`` with
+the theory page [T1]/[T2]: ``y_j(s) = sum_{i, beta} W_ji(beta) x_i(s + beta)`` with
 ``beta in {-r..r}^d`` and indices mod n. Images are flattened in C order
 (index = ch * n^d + s_1 n + s_2, [T5]).
 

@@ -1,4 +1,4 @@
-"""Gaussian expectations by the quadrature rules THEORY.md prescribes.
+"""Gaussian expectations by the quadrature rules the theory page prescribes.
 
 - [T13]: E f(z), z ~ N(0, 1), by the trapezoid rule on [-12, 12] with step h = 0.05 and
   weights h exp(-z^2/2)/sqrt(2 pi) (error ~ exp(-2 pi delta / h), <= 3e-14 for tanh with

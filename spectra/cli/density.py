@@ -1,6 +1,6 @@
 """``spectra density``: the free-probability density of the eigenvalues of J Jᵀ.
 
-A thin wrapper over :func:`spectra.rmt.density_frame` (THEORY.md [T25]–[T34]); heavy
+A thin wrapper over :func:`spectra.rmt.density_frame` (the theory page [T25]–[T34]); heavy
 imports stay inside the command body so start-up is fast.
 """
 

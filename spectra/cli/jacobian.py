@@ -1,5 +1,5 @@
 """``spectra jacobian``: every singular value of the input-output Jacobian of a deep
-circular CNN (THEORY [T21]-[T24]) against the free-probability law ([T29], [T34]).
+circular CNN (theory [T21]-[T24]) against the free-probability law ([T29], [T34]).
 
 A thin wrapper over :mod:`spectra.jacobian`; heavy imports stay inside the command body.
 """

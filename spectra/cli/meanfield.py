@@ -1,6 +1,6 @@
 """Mean-field commands: ``spectra meanfield``, ``spectra phase``, ``spectra modes``.
 
-Thin wrappers over :mod:`spectra.meanfield` (THEORY.md [T10]-[T19]); heavy imports stay
+Thin wrappers over :mod:`spectra.meanfield` (the theory page [T10]-[T19]); heavy imports stay
 inside the command bodies so start-up is fast.
 """
 

@@ -1,4 +1,4 @@
-"""Singular values of the input-output Jacobian of deep circular CNNs (THEORY [T21]-[T24]).
+"""Singular values of the input-output Jacobian of deep circular CNNs (theory [T21]-[T24]).
 
 ``J = D^L W^L ... D^1 W^1`` (N x N, N = c n^d) at the input ``x^0``. Methods:
 

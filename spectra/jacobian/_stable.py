@@ -1,4 +1,4 @@
-"""Exact singular values of long, ill-conditioned products in the log domain (THEORY [T24]).
+"""Exact singular values of long, ill-conditioned products in the log domain (theory [T24]).
 
 For ``J = A_L ... A_1`` (here ``A_l = D^l W^l``, [T21]) the discrete-QR method sets
 ``Q_0 = I`` and factors ``A_l Q_{l-1} = Q_l R_l`` with ``diag R_l > 0``; then

@@ -1,7 +1,7 @@
 """Weight initializers for circular convolutions and dense layers.
 
 Convolution kernels use torch layout ``(c_out, c_in, k)`` (1D) or ``(c_out, c_in, k, k)``
-(2D), with tap ``a`` at spatial offset ``a - r``, ``r = (k - 1) // 2`` (THEORY.md [T2]).
+(2D), with tap ``a`` at spatial offset ``a - r``, ``r = (k - 1) // 2`` (the theory page [T2]).
 A conv layer is the circular cross-correlation of [T1]; its operator is [T5].
 
 Conv inits (:data:`INIT_NAMES`):
@@ -121,7 +121,7 @@ def _projection(n: int, g: torch.Generator | None) -> torch.Tensor:
 def haar_orthogonal(
     n: int, *, generator: GeneratorLike = None, dtype: torch.dtype = torch.float64
 ) -> torch.Tensor:
-    """A Haar-distributed orthogonal ``(n, n)`` matrix (THEORY.md [T8] step 1).
+    """A Haar-distributed orthogonal ``(n, n)`` matrix (the theory page [T8] step 1).
 
     QR of an n x n standard Gaussian matrix, with column i multiplied by sign(R_ii) so
     that the law is exactly Haar (pitfall 3). Drawn in float64, returned in ``dtype`` on

@@ -1,6 +1,6 @@
 """The convolutional covariance map on 1D images and the paper's Appendix F experiment.
 
-THEORY.md [T17]: for a circular CNN with spatial variance vector v (taps beta = -r..r),
+the theory page [T17]: for a circular CNN with spatial variance vector v (taps beta = -r..r),
 
     Sigma^{l+1}_{a,a'} = sum_beta v_beta C(Sigma^l)_{a+beta, a'+beta},
     C(Sigma)_{a,a'} = sigma_w^2 E_{h ~ N(0, Sigma)} phi(h_a) phi(h_a') + sigma_b^2,

@@ -1,4 +1,4 @@
-"""The critical line chi_1 = 1 of the mean-field theory (THEORY.md [T16]).
+"""The critical line chi_1 = 1 of the mean-field theory (the theory page [T16]).
 
 ``critical_point(q*)`` -> (sigma_w, sigma_b), ``critical_sigma_w(sigma_b)`` and the
 project's ``operating_point(depth, ...)`` (DESIGN: critical, q* = 1/depth). Along the line
@@ -84,7 +84,7 @@ def _numerator_series(name: str) -> np.ndarray | None:
 
 def _crit_numerator(q: float, act: Activation) -> float:
     """q E phi'(sqrt q z)^2 - E phi(sqrt q z)^2, stable for small q (tanh, erf: Taylor
-    series for q < 1e-3, where the two terms agree to ~8 digits; THEORY [T16])."""
+    series for q < 1e-3, where the two terms agree to ~8 digits; theory [T16])."""
     builtin_series = act.builtin and act.name in ("tanh", "erf")
     coeffs = _numerator_series(act.name) if builtin_series else None
     if coeffs is not None and q < _SERIES_Q:
@@ -140,7 +140,7 @@ def _critical_q(sigma_b: float, act: Activation) -> float:
 def critical_sigma_w(sigma_b: float, activation="tanh") -> float:
     """[T16] sigma_w*(sigma_b): the sigma_w at which chi_1 = 1 for bias ``sigma_b``.
 
-    At sigma_b = 0 this is 1/|phi'(0)| (tanh: 1, q* = 0). THEORY Table 1 is met to 1e-7.
+    At sigma_b = 0 this is 1/|phi'(0)| (tanh: 1, q* = 0). the theory page's Table 1 is met to 1e-7.
     """
     sigma_b = check_real("sigma_b", sigma_b, nonneg=True)
     act = get_activation(activation)

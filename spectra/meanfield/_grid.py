@@ -1,4 +1,4 @@
-"""The (sigma_w^2, sigma_b^2) phase diagram, vectorised (THEORY.md [T10]-[T16]; paper App. D).
+"""The (sigma_w^2, sigma_b^2) phase diagram, vectorised (the theory page [T10]-[T16]; paper App. D).
 
 A 300 x 300 grid takes a few seconds:
 

@@ -1,7 +1,7 @@
 """Mean-field theory of deep vanilla networks (fully connected and CNN alike).
 
 Everything here is float64 numpy and deterministic (no randomness). Gaussian expectations
-use the trapezoid rule of THEORY.md [T13] (``spectra.quadrature``); fixed points are
+use the trapezoid rule of the theory page [T13] (``spectra.quadrature``); fixed points are
 solved with ``brentq`` (xtol 1e-15).
 
 - [T10] the q-map ``q_map`` and its fixed point ``q_star``; [T11] ``chi_q``;

@@ -1,4 +1,4 @@
-"""Fourier modes of a spatial variance vector and their depth scales (THEORY.md [T18]-[T19]).
+"""Fourier modes of a spatial variance vector and their depth scales (the theory page [T18]-[T19]).
 
 The linearised covariance map of a CNN acts on each lag of the perturbation
 epsilon = Sigma - Sigma* as a circular convolution with the variance vector v; its

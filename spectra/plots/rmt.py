@@ -1,4 +1,4 @@
-"""Figures for the free-probability spectrum of J Jᵀ (THEORY.md §6).
+"""Figures for the free-probability spectrum of J Jᵀ (the theory page, pitfalls).
 
 Each function takes tidy DataFrames and returns a matplotlib Figure (Agg; never shown).
 """

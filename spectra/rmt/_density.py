@@ -1,5 +1,5 @@
 """Random-matrix theory: Marchenko–Pastur, quarter circle, and the free-probability
-spectrum of J Jᵀ for deep networks with Gaussian or orthogonal weights (THEORY.md §6).
+spectrum of J Jᵀ for deep networks with Gaussian or orthogonal weights (the theory page, pitfalls).
 
 Public API (signatures are stable; the Jacobian CLI relies on the last four). The
 classical laws live in :mod:`spectra.classical_laws`, the distances in
@@ -221,7 +221,7 @@ def jacobian_density(
 ) -> np.ndarray:
     """ρ(λ), the limiting density of the eigenvalues of J Jᵀ (per unit λ) at ``lam`` > 0.
 
-    THEORY [T26]–[T30]: S_{JJᵀ} = (S_W S_{D²})^L with S_W from [T27] (``weights``) and
+    theory [T26]–[T30]: S_{JJᵀ} = (S_W S_{D²})^L with S_W from [T27] (``weights``) and
     the law of D² from [T28]. Same keywords as :func:`jacobian_log_density`; values
     that overflow float64 are inf. The singular-value density is 2sρ(s²) [T30].
     """

@@ -1,4 +1,4 @@
-"""Free-probability solver for the spectrum of J Jᵀ of a deep network (THEORY.md §6).
+"""Free-probability solver for the spectrum of J Jᵀ of a deep network (the theory page, pitfalls).
 
 This is the numerical engine behind :mod:`spectra.rmt`; use that module's public
 functions. Given the law of d = φ'(h)², h ~ N(0, q*) [T28] (discretised by Gauss–Legendre

@@ -1,4 +1,4 @@
-"""Grids and special cases behind :func:`spectra.rmt.density_frame` (THEORY.md [T30]).
+"""Grids and special cases behind :func:`spectra.rmt.density_frame` (the theory page [T30]).
 
 - :class:`GridMap`: the automatic logarithmic grid (points clustered at the square-root
   support edges and in the bulk, so that Simpson weights in the map's variable integrate

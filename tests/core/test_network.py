@@ -1,4 +1,4 @@
-"""VanillaCNN and its circular block (THEORY.md [T1]-[T3], [T21])."""
+"""VanillaCNN and its circular block (the theory page [T1]-[T3], [T21])."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_explicit_operating_point_and_same_seed_same_weights():
     a = VanillaCNN(3, 4, sigma_w=1.3, sigma_b=0.3, generator=_gen(9), init="gaussian")
     b = VanillaCNN(3, 4, sigma_w=1.3, sigma_b=0.3, generator=_gen(9), init="gaussian")
     assert (a.sigma_w, a.sigma_b) == (1.3, 0.3)
-    assert abs(a.q_star - 0.6070467919) < 1e-8  # THEORY Table 1, (1.3, 0.3)
+    assert abs(a.q_star - 0.6070467919) < 1e-8  # the theory page's Table 1, (1.3, 0.3)
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
 

@@ -55,7 +55,7 @@ def test_conv_matrix_matches_torch_conv(dim, k, c_in, c_out, n):
     ref = _periodic_conv(x, w)
     assert torch.max(torch.abs(y - ref.reshape(-1))).item() < 1e-12
     r = k // 2
-    if n >= r:  # the form quoted in THEORY [T2]
+    if n >= r:  # the form quoted in theory [T2]
         conv = F.conv1d if dim == 1 else F.conv2d
         ref2 = conv(F.pad(x[None], (r,) * (2 * dim), mode="circular"), w)[0]
         assert torch.max(torch.abs(y - ref2.reshape(-1))).item() < 1e-12

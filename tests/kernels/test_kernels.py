@@ -1,5 +1,5 @@
 """Initializers (spectra.kernels): exact orthogonality of Algorithm 1/2 checked by dense SVD
-of the explicit operator (THEORY.md [T5], [T8], [T9]), Gaussian tap variances against a
+of the explicit operator (the theory page [T5], [T8], [T9]), Gaussian tap variances against a
 chi-square bound ([T3], [T4]), the nn.init wrappers on real torch modules, validation."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Vectorised phase grid and critical line vs the scalar solvers (THEORY.md [T10]-[T16]).
+"""Vectorised phase grid and critical line vs the scalar solvers (the theory page [T10]-[T16]).
 
 The grid uses a tabulated first guess + Newton for q* and Mehler's series for the c-map;
 the scalar solvers use brentq on the direct [T13] quadrature: independent routes.

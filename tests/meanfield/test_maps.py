@@ -1,6 +1,6 @@
-"""Mean-field theory: fixed points, slopes, critical line (THEORY.md [T10]-[T16], Table 1).
+"""Mean-field theory: fixed points, slopes, critical line (the theory page [T10]-[T16], Table 1).
 
-Independent routes: THEORY's reference values (computed there with adaptive scipy.quad and
+Independent routes: theory page's reference values (computed there with adaptive scipy.quad and
 cross-checked), the erf closed forms (arcsine kernel), and self-consistency between
 different solvers (critical line in q vs q-map fixed point in sigma_w, sigma_b).
 """
@@ -18,14 +18,15 @@ from spectra.activations import get_activation
 from spectra.errors import SpectraError
 from spectra.meanfield.testing import critical, maps
 
-# THEORY Table 1 (tanh, critical line): sigma_b -> (sigma_w*, q*, chi_q*, mu1, mu2)
+# the theory page's Table 1 (tanh, critical line): sigma_b -> (sigma_w*, q*, chi_q*, mu1, mu2)
 TABLE1 = {
     0.05: (1.1225390048, 0.1536919358, 0.7821962372),
     0.1: (1.1934007250, 0.2733009135, 0.6781912459),
     0.5: (1.5496739125, 1.3179389990, 0.3328995277),
 }
 
-# THEORY Table 1, off the critical line: (sigma_w, sigma_b) -> q*, chi_1, chi_q, c*, chi_c, xi_c
+# the theory page's Table 1, off the critical line:
+# (sigma_w, sigma_b) -> q*, chi_1, chi_q, c*, chi_c, xi_c
 OFFLINE = [
     (1.5, 0.05, 0.7983871143, 1.1367077841, 0.5018975809, 0.0520862364, 0.9401404969, 16.200642),
     (0.9, 0.05, 0.0119749828, 0.7913726212, 0.7730678292, 1.0, 0.7913726212, 4.273754),

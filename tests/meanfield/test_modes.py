@@ -1,7 +1,7 @@
-"""Fourier eigenvalues of variance vectors and mode depth scales (THEORY.md [T4], [T18], [T19]).
+"""Fourier eigenvalues of variance vectors and mode depth scales ([T4], [T18], [T19]).
 
 Independent routes: closed-form DFTs (delta: 1; uniform: (1 + 2 cos theta)/3 per axis),
-a direct double sum over taps and modes (vs the FFT implementation), and THEORY's values.
+a direct double sum over taps and modes (vs the FFT implementation), and theory page's values.
 """
 
 from __future__ import annotations

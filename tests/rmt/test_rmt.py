@@ -19,7 +19,7 @@ from spectra import rmt
 from spectra.errors import SpectraError
 from spectra.meanfield import critical_sigma_w
 
-SW05 = critical_sigma_w(0.05)  # THEORY Table 1: 1.1225390048
+SW05 = critical_sigma_w(0.05)  # the theory page's Table 1: 1.1225390048
 
 
 # ---------------------------------------------------------------------- classical laws
@@ -80,7 +80,7 @@ def test_quarter_circle_density_cdf_and_monte_carlo():
 
 # ---------------------------------------------------------------------- moments
 def test_derivative_law_moments_match_table_1():
-    # THEORY Table 1 (sigma_b = 0.05 critical): mu1 = .7935917043, mu2 = .6758584691,
+    # the theory page's Table 1 (sigma_b = 0.05 critical): mu1 = .7935917043, mu2 = .6758584691,
     # given to 10 digits; Gauss-Legendre (400) vs the table's trapezoid rule.
     q = 0.1536919358
     d, w = rmt.derivative_law(q, "tanh")
@@ -226,7 +226,7 @@ def _tanh_net_singular_values(width, depth, weights, sigma_w, sigma_b, seed):
 
 @pytest.mark.parametrize("weights, depth, width", [("orth", 16, 300), ("gaussian", 4, 400)])
 def test_free_probability_against_monte_carlo(weights, depth, width):
-    # Tanh nets at sigma_b = .05 critical. THEORY reports KS <= 0.013 for width 500;
+    # Tanh nets at sigma_b = .05 critical. the theory page reports KS <= 0.013 for width 500;
     # measured here 0.009-0.019 over seeds; finite-N corrections are O(1/N) per layer,
     # so 0.03. Gaussian depth 4 keeps the spectrum within float64 (spread ~e^-30).
     # W1 on log s^2 (measured 0.04-0.12) is dominated by the few smallest singular
