@@ -3,6 +3,7 @@ methods (forward, dense, stable, Lanczos), and the optional native pushes. How t
 engine is built is in ``spectra/jacobian/README.md``.
 """
 
+from ._engine import tune_allocator as tune_allocator
 from ._lanczos import (
     JacobianOperator as JacobianOperator,
     lanczos_density as lanczos_density,
@@ -27,7 +28,6 @@ from ._spectrum import (
     singular_values as singular_values,
     spectrum as spectrum,
     stable_spectrum as stable_spectrum,
-    tune_allocator as tune_allocator,
 )
 from ._stable import (
     LogTriangular as LogTriangular,

@@ -33,8 +33,6 @@ from ..activations import Activation
 from ._native import NativeRun
 from ._pipeline import Layer, LayerPipeline, runs
 
-__all__ = ["tune_allocator"]
-
 
 def tune_allocator() -> bool:
     """Raise glibc's mmap/trim thresholds so the per-layer 4-40 MB buffers are reused

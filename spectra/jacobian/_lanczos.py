@@ -24,8 +24,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["lanczos_density", "JacobianOperator", "slq_nodes"]
-
 
 class JacobianOperator:
     """``J v`` and ``J^T u`` for batches (p, c, *n) of a :class:`spectra.jacobian.ConvStack`.

@@ -26,18 +26,6 @@ import torch
 
 from ..kernels import OrthFactors, factors_of
 
-__all__ = [
-    "NATIVE_CHANNELS",
-    "native_available",
-    "native_supported",
-    "native_shape_supported",
-    "NativePush",
-    "NativeTaps",
-    "NativeRun",
-    "native_layer",
-    "native_route",
-]
-
 #: channel counts the native kernel is compiled for (64-byte vectors of channels)
 NATIVE_CHANNELS = (16, 32, 64, 128)
 

@@ -34,23 +34,8 @@ import torch
 
 from ..activations import Activation, get_activation
 from ..errors import SpectraError
-from ._engine import _Engine, _threads, tune_allocator
+from ._engine import _Engine, _threads
 from ._pipeline import layers_on
-
-__all__ = [
-    "DENSE_MAX_N",
-    "METHODS",
-    "ConvStack",
-    "SpectrumResult",
-    "spectrum",
-    "singular_values",
-    "jacobian_forward",
-    "jacobian_dense",
-    "stable_spectrum",
-    "generic_jacobian",
-    "tune_allocator",
-    "FULL_SVD_MAX_N",
-]
 
 METHODS = ("auto", "forward", "dense", "stable", "lanczos")
 #: auto switches to lanczos above this N (a full SVD of a 4096^2 matrix takes ~10 s here).

@@ -40,8 +40,6 @@ import numpy as np
 import torch
 from scipy.linalg import lapack
 
-__all__ = ["LogTriangular", "jacobi_log_singular_values", "qr_positive"]
-
 #: Largest log-spread handed to one dgejsv call (e^-600 is far above float64 underflow).
 _JSV_SPREAD = 600.0
 #: Entries |C_ij| (i != j) at or below this are dropped when splitting into components.

@@ -38,20 +38,6 @@ import torch
 
 from ..errors import SpectraError, check_choice, check_int, check_real
 
-__all__ = [
-    "INIT_NAMES",
-    "GAUSSIAN_INIT_NAMES",
-    "DENSE_INIT_NAMES",
-    "conv_kernel",
-    "variance_vector",
-    "dense_weight",
-    "haar_orthogonal",
-    "random_projection",
-    "orthogonal_conv_",
-    "delta_orthogonal_",
-    "gaussian_conv_",
-]
-
 #: Gaussian conv inits: ``gaussian`` (uniform) and the GS family gs0 (delta) .. gs4 (uniform).
 GAUSSIAN_INIT_NAMES: tuple[str, ...] = ("gaussian", "gs0", "gs1", "gs2", "gs3", "gs4")
 #: Every conv init accepted by :func:`conv_kernel`.

@@ -25,8 +25,6 @@ import torch
 from ..errors import check_real
 from ._draw import _as_generator, _orth_dense, _orth_draw, _orth_order
 
-__all__ = ["OrthFactors", "FactoredLayer", "factors_of", "orth_kernel_factored"]
-
 
 @dataclass(frozen=True)
 class OrthFactors:

@@ -28,16 +28,6 @@ from ..activations import get_activation
 from ..errors import SpectraError
 from ..quadrature import gauss_nodes
 
-__all__ = [
-    "fixed_point_covariance",
-    "covariance_map",
-    "iterate_covariance_map",
-    "first_diagonal_modes",
-    "appendix_f_perturbation",
-    "ensemble_first_diagonal",
-    "fit_decay_rate",
-]
-
 
 def fixed_point_covariance(n: int, q_star: float, c_star: float) -> np.ndarray:
     """[T17] Sigma* = q* [(1 - c*) I + c* 1 1^T], shape (n, n)."""

@@ -27,8 +27,6 @@ from ._maps import (
     _q_star,
 )
 
-__all__ = ["critical_point", "critical_sigma_w", "operating_point"]
-
 _SERIES_Q = 1e-3  # below this q the critical-line numerator uses its Taylor series
 
 

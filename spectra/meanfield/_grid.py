@@ -26,8 +26,6 @@ from ..activations import get_activation
 from ..errors import SpectraError, check_real
 from ..quadrature import gauss_nodes
 
-__all__ = ["phase_grid", "critical_line"]
-
 _K = 240  # Hermite terms in the Mehler series
 _CHUNK = 4096  # grid points per quadrature block
 

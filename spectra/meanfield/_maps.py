@@ -32,18 +32,6 @@ from ..activations import Activation, get_activation
 from ..errors import SpectraError, check_real
 from ..quadrature import gauss_nodes
 
-__all__ = [
-    "q_map",
-    "q_star",
-    "chi_1",
-    "chi_q",
-    "c_map",
-    "c_star",
-    "chi_c",
-    "depth_scale",
-    "mean_field",
-]
-
 _XTOL = 1e-15
 _Q_MAX = 1e8  # a q-map fixed point beyond this is treated as divergent
 _CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on the line)

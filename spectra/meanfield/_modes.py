@@ -16,13 +16,6 @@ import numpy as np
 
 from ..errors import SpectraError
 
-__all__ = [
-    "fourier_eigenvalues",
-    "mode_depth_scales",
-    "sorted_singular_values",
-    "modes_frame",
-]
-
 
 def _check_v(v) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)

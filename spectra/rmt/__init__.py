@@ -8,14 +8,18 @@ from ._density import (
     frame_moments as frame_moments,
     jacobian_density as jacobian_density,
     jacobian_log_density as jacobian_log_density,
+    theory_moments as theory_moments,
+    weight_law as weight_law,
+)
+from ._distances import (
     ks_distance as ks_distance,
+    wasserstein_log as wasserstein_log,
+)
+from ._laws import (
     marchenko_pastur_cdf as marchenko_pastur_cdf,
     marchenko_pastur_density as marchenko_pastur_density,
     quarter_circle_cdf as quarter_circle_cdf,
     quarter_circle_density as quarter_circle_density,
-    theory_moments as theory_moments,
-    wasserstein_log as wasserstein_log,
-    weight_law as weight_law,
 )
 
 __all__ = [

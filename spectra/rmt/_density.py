@@ -55,31 +55,8 @@ import pandas as pd
 from ..activations import get_activation
 from ..errors import SpectraError, check_int
 from ..quadrature import half_line_nodes
-from ._distances import ks_distance, wasserstein_log
 from ._freeprob import MasterSystem
 from ._freeprob_grid import Depth1Orth, GridMap, depth1_orth_frame, simpson_weights
-from ._laws import (
-    marchenko_pastur_cdf,
-    marchenko_pastur_density,
-    quarter_circle_cdf,
-    quarter_circle_density,
-)
-
-__all__ = [
-    "marchenko_pastur_density",
-    "marchenko_pastur_cdf",
-    "quarter_circle_density",
-    "quarter_circle_cdf",
-    "derivative_law",
-    "theory_moments",
-    "jacobian_density",
-    "jacobian_log_density",
-    "density_frame",
-    "frame_moments",
-    "ks_distance",
-    "wasserstein_log",
-    "weight_law",
-]
 
 _GAUSSIAN = {"gaussian", "gs0", "gs1", "gs2", "gs3", "gs4", "dense-gaussian"}
 _ORTH = {"orth", "orthogonal", "delta-orth", "dense-orth"}

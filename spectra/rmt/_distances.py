@@ -13,8 +13,6 @@ import pandas as pd
 
 from ..errors import SpectraError
 
-__all__ = ["ks_distance", "wasserstein_log"]
-
 
 def _empirical_log_lambda(singular_values, log: bool) -> np.ndarray:
     s = np.asarray(

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-__all__ = ["MasterSystem"]
-
 _S_CUT = 690.0  # [T30]: beyond |Re s| > 690 the density is below e^-600.
 
 

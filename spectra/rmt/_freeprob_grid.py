@@ -18,9 +18,6 @@ import pandas as pd
 from ..activations import get_activation
 from ..errors import SpectraError
 
-__all__ = ["GridMap", "simpson_weights", "Depth1Orth", "depth1_orth_frame"]
-
-
 # Shares of the grid: the top (square-root) edge over the whole range and over its top
 # region (where the λ^k-weighted mass of the moments sits), the bulk, uniform coverage.
 _MIX = (0.1, 0.3, 0.4, 0.2)

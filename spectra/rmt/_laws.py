@@ -11,13 +11,6 @@ import numpy as np
 
 from ..errors import check_real
 
-__all__ = [
-    "marchenko_pastur_density",
-    "marchenko_pastur_cdf",
-    "quarter_circle_density",
-    "quarter_circle_cdf",
-]
-
 
 def marchenko_pastur_density(x, ratio: float = 1.0, sigma: float = 1.0) -> np.ndarray:
     """[T32] Continuous part of the Marchenko–Pastur density of the eigenvalues of W Wᵀ.

@@ -17,15 +17,6 @@ import pandas as pd
 
 from ..errors import SpectraError
 
-__all__ = [
-    "SPECTRAL_STATS",
-    "spectral_stats",
-    "sv_frame",
-    "summary_row",
-    "theory_frame",
-    "density_frame_lanczos",
-]
-
 CONFIG_COLUMNS = (
     "init",
     "activation",

@@ -29,17 +29,6 @@ import torch
 from ..errors import SpectraError, check_choice, check_real
 from ._jacobian import SPECTRAL_STATS, spectral_stats
 
-__all__ = [
-    "correlate_grid",
-    "trainability_grid",
-    "xi_c_curve",
-    "correlate_job",
-    "spearman_table",
-    "trainability_job",
-    "xi_c",
-    "fit_depth_scale",
-]
-
 
 @functools.lru_cache(maxsize=4)
 def _data(name: str, data_dir: str | None):

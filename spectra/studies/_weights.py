@@ -25,17 +25,6 @@ from ..kernels import conv_kernel, dense_weight
 from ..operators import conv_singular_values
 from ..rmt import ks_distance, marchenko_pastur_density, quarter_circle_cdf, quarter_circle_density
 
-__all__ = [
-    "SV_COLUMNS",
-    "KS_COLUMNS",
-    "quarter_circle_ks",
-    "validate_study",
-    "weight_singular_values",
-    "weight_theory",
-    "weight_ks",
-    "MAX_DENSE_SIDE",
-]
-
 #: Largest dense matrix side :func:`weight_singular_values` accepts (a float64 SVD of
 #: 16384^2 needs 2 GiB and minutes).
 MAX_DENSE_SIDE = 16384

@@ -4,22 +4,24 @@ fixed scales, the resumable loop, and learning-curve readouts.
 
 from ._loop import (
     HISTORY_COLUMNS as HISTORY_COLUMNS,
-    Classifier as Classifier,
     TrainConfig as TrainConfig,
     accuracy_after as accuracy_after,
-    build_model as build_model,
     check_resumable as check_resumable,
-    configure_numerics as configure_numerics,
-    diagnose as diagnose,
     epoch_permutation as epoch_permutation,
     evaluate as evaluate,
-    lr_factors as lr_factors,
-    make_optimizer as make_optimizer,
-    matched_input_scale as matched_input_scale,
     read_history as read_history,
     smoothed_train_accuracy as smoothed_train_accuracy,
     steps_to_accuracy as steps_to_accuracy,
     train as train,
+)
+from ._regime import (
+    Classifier as Classifier,
+    build_model as build_model,
+    configure_numerics as configure_numerics,
+    diagnose as diagnose,
+    lr_factors as lr_factors,
+    make_optimizer as make_optimizer,
+    matched_input_scale as matched_input_scale,
 )
 
 __all__ = [

@@ -42,34 +42,10 @@ import torch
 from ..data import DATASETS, Dataset, load_dataset
 from ..errors import SpectraError
 from ._regime import (
-    Classifier,
     build_model,
     configure_numerics,
-    diagnose,
-    lr_factors,
     make_optimizer,
-    matched_input_scale,
 )
-
-__all__ = [
-    "check_resumable",
-    "TrainConfig",
-    "Classifier",
-    "matched_input_scale",
-    "HISTORY_COLUMNS",
-    "build_model",
-    "make_optimizer",
-    "configure_numerics",
-    "diagnose",
-    "lr_factors",
-    "epoch_permutation",
-    "evaluate",
-    "train",
-    "read_history",
-    "steps_to_accuracy",
-    "accuracy_after",
-    "smoothed_train_accuracy",
-]
 
 HISTORY_COLUMNS = [
     "step",

@@ -20,16 +20,6 @@ if TYPE_CHECKING:
     from ..data import Dataset
     from ._loop import TrainConfig
 
-__all__ = [
-    "configure_numerics",
-    "lr_factors",
-    "Classifier",
-    "matched_input_scale",
-    "build_model",
-    "make_optimizer",
-    "diagnose",
-]
-
 
 def configure_numerics() -> None:
     """Flush denormal floats to zero (x86 FTZ/DAZ; a no-op where unsupported).
