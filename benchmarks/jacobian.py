@@ -256,10 +256,12 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
         # how the engine pushes: orth layers carry Algorithm 1's factors (native factored
         # push), other kernels go native by their taps; ``taps_stack`` is the orth stack
         # without its factors, and the conv route is timed with the native kernel off
-        route = native_route(layers[0], tuple(x0.shape), dtype, torch.device(device))
+        route = native_route(layers[0], tuple(x0.shape), dtype, torch.device(device), native=True)
         kind = None if route == "conv" else route
         taps_stack = ConvStack.from_layers([(w, b) for w, b in layers], x0, "tanh")
-        t_eng, t_jf, t_pl, t_tp, t_cv = [], [], [], [], []
+        taps_stack = replace(taps_stack, native=True)
+        auto_native = native_route(layers[0], tuple(x0.shape), dtype, torch.device(device))
+        t_eng, t_jf, t_pl, t_tp, t_cv, t_nv = [], [], [], [], [], []
         for _ in range(repeats):
             t_eng.append(time_engine(stack, dtype, device))
             t_jf.append(time_jacfwd(layers, x0, dtype, device))
@@ -268,6 +270,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
                 t_tp.append(time_engine(taps_stack, dtype, device))
             if kind is not None:
                 t_cv.append(time_engine(replace(stack, native=False), dtype, device))
+                t_nv.append(time_engine(replace(stack, native=True), dtype, device))
         t_eng, t_jf, t_pl = med(t_eng), med(t_jf), med(t_pl)
         slow_depth = slow_depth or depth
         sl = layers[:slow_depth]
@@ -280,19 +283,22 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
         how = {
             "factored": "; native factored push (5 channel mixes per pixel)",
             "taps": "; native taps push",
-            None: "; conv route",
-        }[kind]
+            "conv": "; conv route (the native kernel is slower on this CPU)",
+        }[auto_native]
         rows.append(
             _row(
                 row="engine",
                 method="forward",
                 seconds=t_eng,
-                gflops=(factored_flops(c, n, depth) if kind == "factored" else fl) / t_eng / 1e9,
+                gflops=(factored_flops(c, n, depth) if auto_native == "factored" else fl)
+                / t_eng
+                / 1e9,
                 note=note + how,
                 **common,
             )
         )
         for row, t_alt, what in (
+            ("engine_native", t_nv, f"the same stack with the native kernel forced ({kind})"),
             ("engine_taps", t_tp, "the same stack without its factors (native taps)"),
             ("engine_conv", t_cv, "the same stack by the conv route (native kernel off)"),
         ):

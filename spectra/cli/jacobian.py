@@ -6,6 +6,7 @@ A thin wrapper over :mod:`spectra.jacobian`; heavy imports stay inside the comma
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -82,6 +83,13 @@ def jacobian(
     ] = True,
     lanczos_steps: Annotated[int, typer.Option("--lanczos-steps", help="Lanczos steps.")] = 40,
     probes: Annotated[int, typer.Option("--probes", help="Lanczos probe vectors.")] = 4,
+    native: Annotated[
+        str,
+        typer.Option(
+            "--native",
+            help="Native kernel: auto (where it is the faster route on this CPU) | on | off.",
+        ),
+    ] = "auto",
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float32",
@@ -96,6 +104,11 @@ def jacobian(
     _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps, probes)
     tdtype = resolve_dtype(dtype)
     dev = resolve_device(device)
+    from ..errors import check_choice
+
+    use_native = {"auto": None, "on": True, "off": False}[
+        check_choice("--native", native, ("auto", "on", "off"))
+    ]
 
     import torch
 
@@ -126,7 +139,7 @@ def jacobian(
 
     g_in = torch.Generator().manual_seed(seed + INPUT_SEED_OFFSET)
     x0 = fixed_point_input(channels, size, dim=dim, q_star=qs, activation=act, generator=g_in)
-    stack = ConvStack.from_spec(spec, x0, act, seed=seed)
+    stack = replace(ConvStack.from_spec(spec, x0, act, seed=seed), native=use_native)
     config = {
         "init": init,
         "activation": act.name,
@@ -163,7 +176,9 @@ def jacobian(
         route = "conv"
         if res.method != "dense":
             first = next(iter(stack.layers()))
-            route = native_route(first, tuple(x0.shape), res.dtype, torch.device(dev))
+            route = native_route(
+                first, tuple(x0.shape), res.dtype, torch.device(dev), native=stack.native
+            )
         ctx.meta["native_push"] = "none" if route == "conv" else route
         echo(
             f"{res.method}: N = {spec.n_features}, s_max = {summary['s_max']:.6g}, "

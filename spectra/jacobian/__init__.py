@@ -12,6 +12,7 @@ from ._lanczos import (
 from ._native import (
     NATIVE_CHANNELS as NATIVE_CHANNELS,
     native_available as native_available,
+    native_preferred as native_preferred,
     native_route as native_route,
     native_shape_supported as native_shape_supported,
     native_supported as native_supported,
@@ -56,6 +57,7 @@ __all__ = [
     "qr_positive",
     "NATIVE_CHANNELS",
     "native_available",
+    "native_preferred",
     "native_route",
     "native_supported",
     "native_shape_supported",

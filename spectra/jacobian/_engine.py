@@ -183,7 +183,13 @@ class _Engine:
     prefer_serial = 0.8
 
     def __init__(
-        self, t: torch.Tensor, k: int, dtype, chunks: int, threads: int = 1, native: bool = True
+        self,
+        t: torch.Tensor,
+        k: int,
+        dtype,
+        chunks: int,
+        threads: int = 1,
+        native: bool | None = None,
     ) -> None:
         self.k, self.futs, self.scratch, self.native = k, None, None, native
         self.load(t)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..activations import Activation
-from ._native import NativePush, NativeTaps, native_layer
+from ._native import NativePush, NativeTaps, native_layer, native_preferred
 
 Layer = tuple[torch.Tensor, torch.Tensor]
 _NATIVE = (NativePush, NativeTaps)
@@ -76,7 +76,8 @@ class LayerPipeline:
     """Iterate :class:`Prepared` layers of ``layers`` from the float64 primal input ``x``
     (c, *n); ``self.x`` is the primal activation after the layers drawn so far.
 
-    ``dtype``: the tangents' dtype; ``native``: take the native kernel where it applies;
+    ``dtype``: the tangents' dtype; ``native``: take the native kernel where it applies
+    (None: where it applies and :func:`native_preferred` says it is the faster route);
     ``adjoint``: also prepare each layer's adjoint push (the circular cross-correlation
     with the flipped, transposed kernel, or the native adjoint)."""
 
@@ -87,11 +88,12 @@ class LayerPipeline:
         act: Activation,
         dtype,
         *,
-        native: bool = True,
+        native: bool | None = None,
         adjoint: bool = False,
     ) -> None:
         self.layers, self.x, self.act, self.dtype = iter(layers), x, act, dtype
-        self.native, self.adjoint = native, adjoint
+        self.native = native_preferred() if native is None else native
+        self.adjoint = adjoint
         self.mf = memory_format(x.ndim - 1)
 
     def __iter__(self) -> LayerPipeline:

@@ -53,9 +53,10 @@ class ConvStack:
     ``layers()`` returns a fresh iterator of ``(weight (c, c, *k), bias (c,))`` for layers
     1..L (so the stack can be streamed and re-traversed); ``x0`` is the input (c, *n);
     ``activation`` phi [T1]. ``depth``, ``channels``, ``size``, ``kernel``, ``dim`` describe
-    the shape; ``N = channels * size**dim``. ``native=False`` keeps every layer on the
-    portable conv route even where the optional native kernel could push it (the same
-    numbers; for comparisons and benchmarks).
+    the shape; ``N = channels * size**dim``. ``native``: whether layers go through the
+    optional native kernel where it applies: None (default) where it is the faster route
+    on this CPU (``native_preferred()``), True wherever it applies, False never (the
+    portable conv route). The numbers are the same to rounding either way.
     """
 
     layers: Callable[[], Iterable[Layer]]
@@ -63,7 +64,7 @@ class ConvStack:
     activation: Activation
     depth: int
     kernel: int
-    native: bool = True
+    native: bool | None = None
 
     @property
     def channels(self) -> int:

@@ -160,7 +160,9 @@ def test_native_push_is_deterministic_and_recorded(tmp_path):
     # the same seed still gives the same bytes, and run.json says which route ran.
     import json
 
+    # --native on: the native kernel even where the conv route is faster on this CPU
     args = ["--depth", "20", "--channels", "16", "--size", "4", "--quiet", "--no-theory"]
+    args += ["--native", "on"]
     outs = []
     for name, init, method in (
         ("a", "orth", "forward"),
@@ -177,3 +179,18 @@ def test_native_push_is_deterministic_and_recorded(tmp_path):
     assert (a / "singular_values.csv").read_bytes() == (b / "singular_values.csv").read_bytes()
     assert json.loads((a / "run.json").read_text())["native_push"] == "factored"
     assert json.loads((g / "run.json").read_text())["native_push"] == "taps"
+
+
+def test_native_option_auto_follows_the_cpu_and_refuses_other_values(tmp_path):
+    import json
+
+    from spectra.jacobian import native_preferred
+
+    args = ["--depth", "4", "--channels", "16", "--size", "4", "--quiet", "--no-theory"]
+    res = _run([*args, "--init", "orth", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    want = "factored" if native_preferred() else "none"
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["native_push"] == want
+    res = _run([*args, "--native", "maybe", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "--native" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()

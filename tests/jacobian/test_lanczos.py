@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -58,7 +59,7 @@ def test_native_jvp_vjp_match_dense_jacobian(threads, monkeypatch):
             iter_block_layers(BlockSpec(depth, 16, 3, 3, 2, init, 1.05, 0.2), generator=g)
         )
     x0 = fixed_point_input(16, 3, q_star=0.4, generator=torch.Generator().manual_seed(1))
-    st = ConvStack.from_layers(layers, x0, "tanh")
+    st = replace(ConvStack.from_layers(layers, x0, "tanh"), native=True)
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     op = JacobianOperator(st, dtype=torch.float64)
     kinds = [fwd.first.kind for _, _, fwd, _ in op.segments]

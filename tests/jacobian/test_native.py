@@ -16,6 +16,7 @@ entry for c <= 64 (sequential 16-64-term float32 sums: ~5 * 64 * 6e-8 = 2e-5 wor
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import torch
@@ -85,7 +86,9 @@ def _stack_k(init, c, n, depth, k, act="tanh", sw=1.05, sb=0.3, seed=0):
     spec = BlockSpec(depth, c, n, k, 2, init, sw, sb)
     x0 = fixed_point_input(c, n, q_star=0.5, generator=torch.Generator().manual_seed(seed + 1))
     layers = list(iter_block_layers(spec, generator=torch.Generator().manual_seed(seed)))
-    return ConvStack.from_layers(layers, x0, act)
+    # native=True: the native kernel wherever it applies, even on a CPU where the conv
+    # route is the faster one (``native_preferred()`` False: no AVX-512)
+    return replace(ConvStack.from_layers(layers, x0, act), native=True)
 
 
 @native
@@ -213,7 +216,7 @@ def test_stale_or_rounded_factors_are_not_used(monkeypatch):
     layers = list(stack.layers())
     layers[1][0].mul_(0.5)
     assert fac.factors_of(layers[1]) is None and fac.factors_of(layers[0]) is not None
-    stale = ConvStack.from_layers(layers, stack.x0, "tanh")
+    stale = replace(ConvStack.from_layers(layers, stack.x0, "tanh"), native=True)
     jt = jacobian_forward(stale, dtype=torch.float64)
     assert torch.allclose(jt.T, explicit_jacobian(stale), rtol=0, atol=1e-10)
     spec = BlockSpec(2, 16, 3, 3, 2, "orth", 1.0, 0.1)
@@ -333,11 +336,18 @@ def test_native_route_is_what_the_engine_runs():
     fact = iter_block_layers(BlockSpec(2, 16, 4, 3, 2, "orth", 1.0, 0.0), dtype=torch.float64)
     layer = next(fact)
     want = "factored" if nat.native_available() else "conv"
-    assert native_route(layer, (16, 4, 4), torch.float64, torch.device("cpu")) == want
+    cpu = torch.device("cpu")
+    assert native_route(layer, (16, 4, 4), torch.float64, cpu, native=True) == want
     plain = (layer[0].clone(), layer[1])
     want = "taps" if nat.native_available() else "conv"
-    assert native_route(plain, (16, 4, 4), torch.float64, torch.device("cpu")) == want
+    assert native_route(plain, (16, 4, 4), torch.float64, cpu, native=True) == want
     w1 = torch.zeros(16, 16, 3, dtype=torch.float64)
-    assert native_route((w1, layer[1]), (16, 4), torch.float64, torch.device("cpu")) == "conv"
+    assert native_route((w1, layer[1]), (16, 4), torch.float64, cpu, native=True) == "conv"
     w12 = torch.zeros(12, 12, 3, 3, dtype=torch.float64)
-    assert native_route((w12, torch.zeros(12)), (12, 4, 4), torch.float64, "cpu") == "conv"
+    assert (
+        native_route((w12, torch.zeros(12)), (12, 4, 4), torch.float64, cpu, native=True) == "conv"
+    )
+    # the default follows the CPU: the native kernel only where it is the faster route
+    auto = native_route(layer, (16, 4, 4), torch.float64, cpu)
+    assert auto == ("factored" if nat.native_preferred() else "conv")
+    assert native_route(layer, (16, 4, 4), torch.float64, cpu, native=False) == "conv"
