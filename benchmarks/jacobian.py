@@ -20,7 +20,6 @@ peer_seconds, speedup, gflops, gemm_gflops, peak_rss_mb, w1_log, note, seed``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -36,6 +35,7 @@ import torch
 
 from spectra.jacobian import (
     ConvStack,
+    exact_float32,
     jacobian_forward,
     native_route,
     spectrum,
@@ -99,21 +99,10 @@ def factored_flops(c: int, n: int, depth: int, k: int = 3) -> float:
     return 2.0 * (c * n * n) * c * c * (1 + 2 * (k - 1)) * n * n * depth
 
 
-@contextlib.contextmanager
-def _no_tf32():
-    """Full float32 in GPU matmuls and convs (as the engine computes), restored after."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-
-
 def gemm_gflops(device: str, dtype, size: int = 2048, reps: int = 5) -> float:
     """Same-process GEMM throughput (GFLOP/s) at ``size``^2 in ``dtype``."""
     a = torch.randn(size, size, dtype=dtype, device=device)
-    with _no_tf32():
+    with exact_float32():
         a @ a
         _sync(device)
         t = time.perf_counter()
@@ -317,7 +306,7 @@ def bench_peers(rows, device, dtype, c, n, depth, slow_depth, seed, gemm, repeat
                     )
                 )
         if not delta:
-            with _no_tf32():
+            with exact_float32():
                 t_fl = med([time_conv_floor(c, n, 3, depth, dtype, device) for _ in range(repeats)])
             rows.append(
                 _row(

@@ -117,27 +117,30 @@ def resolve_dtype(dtype: str):
     return table[dtype]
 
 
+def _split(text: str, name: str, convert, what: str) -> list:
+    """The comma-separated items of ``text`` through ``convert``; one-line refusals."""
+    try:
+        values = [convert(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise SpectraError(
+            f"{name} must be a comma-separated list of {what}, got {text!r}"
+        ) from None
+    if not values:
+        raise SpectraError(f"{name} must list at least one of its {what}, got {text!r}")
+    return values
+
+
 def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
     """'2,4,8' -> [2, 4, 8]; a one-line SpectraError names the option on bad input."""
-    try:
-        values = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        msg = f"{name} must be a comma-separated list of integers, got {text!r}"
-        raise SpectraError(msg) from None
-    if not values or min(values) < minimum:
+    values = _split(text, name, int, "integers")
+    if min(values) < minimum:
         raise SpectraError(f"{name} must be integers >= {minimum}, got {text!r}")
     return values
 
 
 def parse_float_list(text: str, name: str) -> list[float]:
     """'0.5,1,2' -> [0.5, 1.0, 2.0]; a one-line SpectraError names the option on bad input."""
-    try:
-        values = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise SpectraError(f"{name} must be comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise SpectraError(f"{name} must list at least one number, got {text!r}")
-    return values
+    return _split(text, name, float, "numbers")
 
 
 @dataclass

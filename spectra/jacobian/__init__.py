@@ -3,7 +3,7 @@ methods (forward, dense, stable, Lanczos), and the optional native pushes. How t
 engine is built is in ``spectra/jacobian/README.md``.
 """
 
-from ._engine import tune_allocator as tune_allocator
+from ._engine import exact_float32 as exact_float32, tune_allocator as tune_allocator
 from ._lanczos import (
     JacobianOperator as JacobianOperator,
     lanczos_density as lanczos_density,
@@ -37,6 +37,7 @@ from ._stable import (
 )
 
 __all__ = [
+    "exact_float32",
     "DENSE_MAX_N",
     "METHODS",
     "ConvStack",

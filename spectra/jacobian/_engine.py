@@ -23,6 +23,7 @@ Internal to :mod:`spectra.jacobian` and :mod:`spectra.lanczos`. What was measure
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 
 from ..activations import Activation
 from ._native import NativeRun
-from ._pipeline import Layer, LayerPipeline, runs
+from ._pipeline import Layer, LayerPipeline, memory_format, runs
 
 
 def tune_allocator() -> bool:
@@ -66,7 +67,7 @@ class _Tangents:
 
     def __init__(self, t: torch.Tensor, k: int) -> None:
         self.dim, self.r, self.n = t.ndim - 2, k // 2, t.shape[-1]
-        self.mf = torch.channels_last if self.dim == 2 else torch.contiguous_format
+        self.mf = memory_format(self.dim)
         self.like = dict(dtype=t.dtype, device=t.device, memory_format=self.mf)
         # a copy: the buffers are overwritten in turn and must not alias the caller's t
         self.plain = [t.clone(memory_format=self.mf), None]
@@ -372,9 +373,21 @@ class _single_thread:
             torch.set_num_threads(self.old)
 
 
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """Context: full float32 in GPU convs and matmuls (TF32's 10-bit mantissa off), as
+    the engine computes; the previous settings after. No effect on CPUs."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 class _threads:
-    """Context: on CPU, one intra-op thread per worker; on GPU, TF32 off (full float32
-    convs). Restores both settings after."""
+    """Context: on CPU, one intra-op thread per worker; full float32 on GPUs
+    (:func:`exact_float32`). Restores both settings after."""
 
     def __init__(self, device: torch.device, workers: int | None) -> None:
         self.cpu = device.type == "cpu"
@@ -384,13 +397,11 @@ class _threads:
     def __enter__(self) -> int:
         if self.cpu and self.workers > 1:
             torch.set_num_threads(1)
-        # exact float32 on GPUs: no TF32 (10-bit mantissa) in convs or matmuls
-        self.tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+        self.exact = exact_float32()
+        self.exact.__enter__()
         return self.workers
 
     def __exit__(self, *exc) -> None:
         if self.cpu:
             torch.set_num_threads(self.old)
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.tf32
+        self.exact.__exit__(None, None, None)
