@@ -1,8 +1,7 @@
-"""Tidy tables, atomic outputs and run metadata.
+"""Tidy tables and run metadata.
 
-Everything a command writes goes first into a temporary folder beside ``--out`` and is
-moved into place only when the command has finished, so a failed or interrupted run
-leaves no half-written files. CSVs are written with a fixed float format so that the
+Everything a command writes goes first into a staging folder and becomes ``--out`` only
+when the command has finished (:func:`spectra.outputs.atomic_output`). CSVs are written with a fixed float format so that the
 same seed gives the same bytes on the same machine.
 """
 
@@ -11,18 +10,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["write_csv", "atomic_output", "run_metadata", "write_run_json", "FLOAT_FORMAT"]
+__all__ = ["write_csv", "run_metadata", "write_run_json", "FLOAT_FORMAT"]
 
 #: 17 significant digits: float64 round-trips exactly, and the bytes are deterministic.
 FLOAT_FORMAT = "%.17g"
@@ -44,30 +40,6 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-@contextmanager
-def atomic_output(out: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temporary folder; on success move its files into ``out``.
-
-    Files already in ``out`` that the run did not produce are kept; files it produced
-    replace their namesakes. On any exception the temporary folder is removed and
-    ``out`` is untouched (not even created).
-    """
-    out = Path(out)
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    try:
-        yield tmp
-        out.mkdir(parents=True, exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            target = out / item.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(item, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _versions() -> dict[str, str]:

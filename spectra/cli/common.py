@@ -1,5 +1,6 @@
 """What every CLI command shares: the typer app, common options, the one-line error
-path, atomic outputs with ``run.json``, devices, dtypes and rich progress.
+path, atomic outputs with ``run.json`` (:mod:`spectra.outputs`), signal handling
+(``_output``), devices, dtypes and rich progress.
 
 Command modules (``spectra/cli/<name>.py``) import :data:`app` from here and register
 their commands with ``@app.command()``; ``spectra/cli/__init__.py`` imports them all.
@@ -19,7 +20,9 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import SpectraError
-from ..tables import atomic_output, run_metadata, write_run_json
+from ..outputs import atomic_output
+from ..tables import run_metadata, write_run_json
+from ._output import handle_signals, interrupt_exit
 
 __all__ = [
     "app",
@@ -45,23 +48,26 @@ def _one_line(message: str) -> str:
 
 
 class SpectraGroup(TyperGroup):
-    """Typer group whose errors are one line on stderr with exit code 2, no traceback."""
+    """Typer group whose errors are one line on stderr with exit code 2, no traceback;
+    Ctrl-C, SIGTERM and SIGHUP clean up and exit 128 + the signal number."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(
-                args=args,
-                prog_name=prog_name,
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
+            with handle_signals():
+                rv = super().main(
+                    args=args,
+                    prog_name=prog_name,
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
         except SpectraError as e:
             typer.echo(f"spectra: error: {_one_line(e)}", err=True)
             sys.exit(2)
-        except typer.Abort:
-            typer.echo("spectra: aborted", err=True)
-            sys.exit(1)
+        except (typer.Abort, KeyboardInterrupt) as e:
+            line, code = interrupt_exit(e)
+            typer.echo(line, err=True)
+            sys.exit(code)
         except typer.TyperException as e:  # usage errors: typer's vendored click
             text = e.format_message() if hasattr(e, "format_message") else str(e)
             typer.echo(f"spectra: error: {_one_line(text)}", err=True)
@@ -154,12 +160,20 @@ class RunContext:
 
 @contextmanager
 def command_run(
-    out: Path, *, seed: int | None, device: str | None, quiet: bool, **meta: Any
+    out: Path,
+    *,
+    seed: int | None,
+    device: str | None,
+    quiet: bool,
+    resume: tuple[str, ...] = (),
+    **meta: Any,
 ) -> Iterator[RunContext]:
-    """Run a command body writing into a temp folder; on success add ``run.json``
-    (command line, versions, seed, device, wall time) and move everything into ``out``."""
+    """Run a command body writing into a staging folder, holding the lock on ``out``; on
+    success add ``run.json`` (command line, versions, seed, device, wall time) and swap
+    the set in as ``out`` (:func:`spectra.outputs.atomic_output`; ``resume``: the entries
+    carried over from ``out`` and kept after an interrupt)."""
     t0 = time.perf_counter()
-    with atomic_output(out) as tmp:
+    with atomic_output(out, resume=resume) as tmp:
         ctx = RunContext(folder=tmp, quiet=quiet, meta=dict(meta))
         yield ctx
         write_run_json(

@@ -36,6 +36,12 @@ SweepLrScalingOpt = Annotated[str, typer.Option(help="depth | qstar | none")]
 DepthsOpt = Annotated[str, typer.Option(help="Comma-separated depths.")]
 
 
+#: What a training run carries over between runs on one --out (spectra.outputs).
+RESUME = ("checkpoint.pt", "history.csv")
+#: What a sweep carries over: its job cache.
+SWEEP_RESUME = ("jobs",)
+
+
 @app.command("train")
 def train_cmd(
     out: OutOpt,
@@ -72,7 +78,8 @@ def train_cmd(
 ) -> None:
     """Train one vanilla CNN; writes history.csv, checkpoint.pt, learning_curve.png.
 
-    Running the same command on the same --out resumes from the last checkpoint.
+    Running the same command on the same --out resumes from the last checkpoint
+    (an interrupted run keeps it in .<out>.resume beside --out).
     """
     from ..training import TrainConfig
 
@@ -102,16 +109,18 @@ def train_cmd(
     from ..training import check_resumable, train
 
     data = load_dataset(dataset, data_dir)
-    check_resumable(cfg, out)
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    with command_run(out, seed=seed, device=dev, quiet=quiet, config=cfg.identity()) as ctx:
-        done = _steps_done(out)
+    with command_run(
+        out, seed=seed, device=dev, quiet=quiet, resume=RESUME, config=cfg.identity()
+    ) as ctx:  # holds the lock on --out from the resume check to the commit
+        check_resumable(cfg, ctx.folder)
+        done = _steps_done(ctx.folder)
         with progress_bar(f"train depth {depth}", steps, quiet) as advance:
             advance(min(done, steps))
-            hist = train(cfg, out, data=data, device=dev, progress=advance)
+            hist = train(cfg, ctx.folder, data=data, device=dev, progress=advance)
         from ..plots.training import learning_curves
 
         fig = learning_curves(hist)
@@ -140,13 +149,14 @@ SchedulerOpt = Annotated[
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Local worker processes.")]
 
 
-def _run_sweep(label, job, configs, out: Path, scheduler, workers: int, quiet: bool):
-    """Run a sweep's jobs (cached in OUT/jobs/) behind a progress bar; their DataFrame."""
+def _run_sweep(label, job, configs, folder: Path, scheduler, workers: int, quiet: bool):
+    """Run a sweep's jobs (cached in ``folder/jobs``: the staging folder, seeded from
+    OUT/jobs) behind a progress bar; their DataFrame."""
     from ..sweep import run_jobs
 
     with progress_bar(label, len(configs), quiet) as advance:
         return run_jobs(
-            job, configs, out / "jobs", scheduler=scheduler, workers=workers, progress=advance
+            job, configs, folder / "jobs", scheduler=scheduler, workers=workers, progress=advance
         )
 
 
@@ -223,8 +233,10 @@ def correlate_cmd(
     load_dataset(dataset, data_dir)  # fail fast, before any file is written
     from ..tables import write_csv
 
-    with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
-        df = _run_sweep("correlate", correlate_job, configs, out, scheduler, workers, quiet)
+    with command_run(
+        out, seed=seed, device="cpu", quiet=quiet, resume=SWEEP_RESUME, jobs=len(configs)
+    ) as ctx:
+        df = _run_sweep("correlate", correlate_job, configs, ctx.folder, scheduler, workers, quiet)
         rho = spearman_table(df)
         write_csv(df, ctx.folder / "correlation.csv")
         write_csv(rho, ctx.folder / "spearman.csv")
@@ -306,8 +318,10 @@ def trainability_cmd(
     load_dataset(dataset, data_dir)
     from ..tables import write_csv
 
-    with command_run(out, seed=seed, device="cpu", quiet=quiet, jobs=len(configs)) as ctx:
-        df = _run_sweep("trainability", trainability_job, configs, out, scheduler, workers, quiet)
+    with command_run(
+        out, seed=seed, device="cpu", quiet=quiet, resume=SWEEP_RESUME, jobs=len(configs)
+    ) as ctx:
+        df = _run_sweep("trainability", trainability_job, configs, ctx.folder, scheduler, workers, quiet)
         fit = fit_depth_scale(df)
         curve = xi_c_curve((min(sw2), max(sw2)), sigma_b, fit["c"], seed)
         write_csv(df, ctx.folder / "trainability.csv")
