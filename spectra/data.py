@@ -18,8 +18,10 @@ split is fixed: the first 1,500 images train, the last 297 test.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +63,11 @@ _HOW_TO_GET = {
     ),
 }
 
+#: Smallest image side the networks accept (their 3x3 circular convolutions).
+MIN_IMAGE_SIZE = 3
+#: Labels of every data set here are the classes 0..9.
+NUM_CLASSES = 10
+
 # IDX type codes -> big-endian numpy dtypes.
 _IDX_TYPES = {
     0x08: np.dtype(">u1"),
@@ -96,11 +103,17 @@ class Dataset:
         return int(self.x_train.shape[-1])
 
 
-def _open(path: Path):
-    """Open a file for binary reading, transparently un-gzipping (detected by magic)."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, un-gzipped if it is gzip (by magic); one-line SpectraError
+    naming the file if it is unreadable, truncated or fails its CRC."""
+    try:
+        raw = path.read_bytes()
+        if raw[:2] != b"\x1f\x8b":
+            return raw
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise SpectraError(f"{path}: cannot read it ({e or type(e).__name__})") from None
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -110,17 +123,51 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     dimensions, then that many big-endian uint32 sizes, then the data, big-endian.
     """
     path = Path(path)
-    with _open(path) as f:
-        raw = f.read()
+    raw = _read_bytes(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise SpectraError(f"{path} is not an IDX file (bad magic number)")
     dtype, ndim = _IDX_TYPES[raw[2]], raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise SpectraError(f"{path}: IDX header cut short ({len(raw)} bytes)")
     shape = tuple(int(s) for s in np.frombuffer(raw[4:header], dtype=">u4"))
-    count = int(np.prod(shape)) if shape else 1
+    count = int(np.prod(shape, dtype=object)) if shape else 1
     if len(raw) - header != count * dtype.itemsize:
-        raise SpectraError(f"{path}: IDX header says shape {shape} but the data size differs")
+        raise SpectraError(
+            f"{path}: IDX header says shape {shape} ({count * dtype.itemsize} bytes) but "
+            f"the data size is {len(raw) - header} bytes"
+        )
     return np.frombuffer(raw[header:], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _check_split(
+    what: str, x: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...] | None = None
+) -> None:
+    """One-line SpectraError unless ``x`` (N, C, H, W) and labels ``y`` (N,) make a usable
+    split: N >= 1, square images of side >= MIN_IMAGE_SIZE (the same as the training
+    images' ``image_shape``), integer labels in 0..9."""
+    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
+        raise SpectraError(f"{what}: images {x.shape} do not match labels {y.shape}")
+    if len(x) == 0:
+        raise SpectraError(f"{what}: holds no images")
+    side = x.shape[-1]
+    if x.shape[-2] != side or side < MIN_IMAGE_SIZE:
+        raise SpectraError(
+            f"{what}: images are {x.shape[-2]}x{side}; need square images of at least "
+            f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}"
+        )
+    if image_shape is not None and x.shape[1:] != image_shape:
+        raise SpectraError(
+            f"{what}: images are {'x'.join(map(str, x.shape[1:]))} but the training "
+            f"images are {'x'.join(map(str, image_shape))}"
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        raise SpectraError(f"{what}: labels are {y.dtype}, not integers")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= NUM_CLASSES:
+        raise SpectraError(
+            f"{what}: labels range over {lo}..{hi}; they must be classes 0..{NUM_CLASSES - 1}"
+        )
 
 
 def _candidates(name: str, data_dir: str | os.PathLike | None, extra: tuple[str, ...] = ()):
@@ -167,10 +214,14 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Da
             arr = {k: read_idx(p) for k, p in found.items()}
             for split in ("train", "test"):
                 x, y = arr[f"x_{split}"], arr[f"y_{split}"]
-                if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-                    raise SpectraError(
-                        f"{name} in {d}: {split} images {x.shape} do not match labels {y.shape}"
-                    )
+                if x.ndim != 3:
+                    raise SpectraError(f"{found[f'x_{split}']}: images {x.shape}, not (N, H, W)")
+                _check_split(
+                    f"{found[f'x_{split}']} with {found[f'y_{split}'].name}",
+                    x[:, None],
+                    y,
+                    None if split == "train" else (1, *arr["x_train"].shape[1:]),
+                )
             x_train, x_test = _standardise(arr["x_train"][:, None], arr["x_test"][:, None])
             return Dataset(
                 name,
@@ -183,15 +234,53 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Da
     raise SpectraError(f"{name} not found; {_HOW_TO_GET[name]}")
 
 
-def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as f:
-        d = pickle.load(f, encoding="bytes")
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles plain data only: dicts, lists, bytes, str, numbers and numpy arrays.
+
+    Any other global a pickle names (the way a crafted file runs code) is refused.
+    """
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 spell bytes
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which a data batch never does")
+
+
+def _read_cifar_batch(path: Path, image_shape=None) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, 3, 32, 32), labels int64 (N,)) of one CIFAR-10 python batch."""
+    try:
+        with open(path, "rb") as f:
+            d = _BatchUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, ImportError, OSError) as e:  # fmt: skip
+        raise SpectraError(f"{path} is not a CIFAR-10 batch ({e or type(e).__name__})") from None
+    if not isinstance(d, dict):
+        raise SpectraError(f"{path} is not a CIFAR-10 batch (a {type(d).__name__}, not a dict)")
     data = d.get(b"data", d.get("data"))
     labels = d.get(b"labels", d.get("labels"))
     if data is None or labels is None:
         raise SpectraError(f"{path} is not a CIFAR-10 batch (no data/labels)")
-    data = np.asarray(data, dtype=np.uint8)
-    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+    try:
+        data = np.asarray(data)
+        labels = np.asarray(labels)
+        ok = data.ndim == 2 and data.shape[1] == 3 * 32 * 32 and labels.ndim == 1
+    except (ValueError, TypeError):
+        ok = False
+    if not ok or not np.issubdtype(data.dtype, np.integer) or data.min(initial=0) < 0:
+        raise SpectraError(f"{path}: data must be N rows of 3072 bytes with N labels")
+    if data.max(initial=0) > 255:
+        raise SpectraError(f"{path}: pixel values exceed 255")
+    x = data.astype(np.uint8).reshape(-1, 3, 32, 32)
+    _check_split(str(path), x, labels, image_shape)
+    return x, labels.astype(np.int64)
 
 
 def load_cifar10(data_dir: str | os.PathLike | None = None) -> Dataset:
