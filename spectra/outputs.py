@@ -339,8 +339,10 @@ def _commit_swap(t: _Target, staging: Path) -> None:
 def _commit_shared(t: _Target, staging: Path) -> None:
     entries = _write_manifest(staging)
     old = set(_outputs_of(t.path) or ())
-    moves = entries + ([MANIFEST] if (staging / MANIFEST).exists() else [])
-    plan = {"remove": sorted(old - set(entries) - {MANIFEST}), "move": moves}
+    has_manifest = (staging / MANIFEST).exists()
+    moves = entries + ([MANIFEST] if has_manifest else [])
+    gone = old - set(entries) - {MANIFEST}
+    plan = {"remove": sorted(gone if has_manifest else gone | {MANIFEST}), "move": moves}
     tmp = staging / f"{_JOURNAL}.tmp"
     tmp.write_text(json.dumps(plan))
     os.replace(tmp, staging / _JOURNAL)  # the commit point: from here on, roll forward
@@ -352,7 +354,7 @@ def _commit_shared(t: _Target, staging: Path) -> None:
 def _roll_forward(t: _Target, staging: Path) -> None:
     """Apply (or finish applying) a shared-folder commit; every step is idempotent."""
     plan = json.loads((staging / _JOURNAL).read_text())
-    if (staging / MANIFEST).exists():
+    if MANIFEST in plan["move"] and (staging / MANIFEST).exists():
         (t.path / MANIFEST).unlink(missing_ok=True)  # the old set is no longer whole
     for name in plan["remove"]:
         _remove(t.path / name)
@@ -397,7 +399,8 @@ def atomic_output(out: str | os.PathLike, *, resume: Iterable[str] = ()) -> Iter
         try:
             yield staging
         except BaseException as e:
-            if not resume or (fresh and not isinstance(e, KeyboardInterrupt)):
+            interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))  # Ctrl-C, signals
+            if not resume or (fresh and not interrupted):
                 _remove(staging)
             raise
         try:

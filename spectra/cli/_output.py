@@ -1,7 +1,7 @@
-"""Signals for the CLI: SIGTERM and SIGHUP end a run like Ctrl-C does.
+"""Signals for the CLI: SIGINT (Ctrl-C), SIGTERM and SIGHUP end a run the same way.
 
-Each raises :class:`Terminated` (a ``KeyboardInterrupt``) in the main thread, so the
-same cleanup runs: the staging folder is removed (a resumable run keeps its
+Each raises :class:`Terminated` (a ``SystemExit``, so no ``except Exception`` swallows it)
+in the main thread, and the usual cleanup runs: the staging folder is removed (a resumable run keeps its
 ``.<out>.resume`` state), the ``--out`` lock is released, and the process exits with
 ``128 + signal number`` (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and one line on stderr.
 A second signal during the cleanup is ignored.
@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class Terminated(KeyboardInterrupt):
-    """Raised in the main thread when the process receives SIGTERM or SIGHUP."""
+class Terminated(SystemExit):
+    """Raised in the main thread when the process receives SIGINT, SIGTERM or SIGHUP;
+    its exit code is 128 + the signal number."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signum)
+        super().__init__(128 + signum)
         self.signum = signum
 
 
@@ -30,11 +31,11 @@ def _raise(signum, frame) -> None:
 
 @contextmanager
 def handle_signals() -> Iterator[None]:
-    """Within the block SIGTERM/SIGHUP raise :class:`Terminated`; old handlers after."""
+    """Within the block SIGINT/SIGTERM/SIGHUP raise :class:`Terminated`; old handlers after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    sigs = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    sigs = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     old = {s: signal.signal(s, _raise) for s in sigs}
     try:
         yield
@@ -43,11 +44,6 @@ def handle_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def interrupt_exit(exc: BaseException | None) -> tuple[str, int]:
-    """(stderr line, exit code) for a run ended by ``exc`` (Ctrl-C or a signal)."""
-    while exc is not None and not isinstance(exc, KeyboardInterrupt):
-        exc = exc.__cause__ or exc.__context__
-    if isinstance(exc, Terminated):
-        name = signal.Signals(exc.signum).name
-        return f"spectra: terminated by {name}", 128 + exc.signum
-    return "spectra: interrupted", 128 + signal.SIGINT
+def interrupt_line(exc: Terminated) -> str:
+    """The stderr line for a run ended by the signal of ``exc``."""
+    return f"spectra: interrupted by {signal.Signals(exc.signum).name}"

@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from ..errors import SpectraError
 from ..outputs import atomic_output
 from ..tables import run_metadata, write_run_json
-from ._output import handle_signals, interrupt_exit
+from ._output import Terminated, handle_signals, interrupt_line
 
 __all__ = [
     "app",
@@ -64,10 +64,12 @@ class SpectraGroup(TyperGroup):
         except SpectraError as e:
             typer.echo(f"spectra: error: {_one_line(e)}", err=True)
             sys.exit(2)
-        except (typer.Abort, KeyboardInterrupt) as e:
-            line, code = interrupt_exit(e)
-            typer.echo(line, err=True)
-            sys.exit(code)
+        except Terminated as e:
+            typer.echo(interrupt_line(e), err=True)
+            sys.exit(e.code)
+        except typer.Abort:
+            typer.echo("spectra: aborted", err=True)
+            sys.exit(1)
         except typer.TyperException as e:  # usage errors: typer's vendored click
             text = e.format_message() if hasattr(e, "format_message") else str(e)
             typer.echo(f"spectra: error: {_one_line(text)}", err=True)

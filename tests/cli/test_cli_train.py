@@ -81,8 +81,9 @@ def test_ctrl_c_then_same_command_resumes_every_step_once(tmp_path, monkeypatch)
 
     monkeypatch.setattr(cli_train, "progress_bar", interrupting)
     cut = CliRunner().invoke(app, [*TINY, "--out", str(tmp_path / "cut")])
-    assert cut.exit_code != 0 and not (tmp_path / "cut" / "run.json").exists()
-    assert pd.read_csv(tmp_path / "cut" / "history.csv")["step"].max() == 17
+    assert cut.exit_code == 130 and not (tmp_path / "cut").exists()
+    # the resume state waits beside --out, outside the (absent) output set
+    assert pd.read_csv(tmp_path / ".cut.resume" / "history.csv")["step"].max() == 17
     monkeypatch.undo()
     again = CliRunner().invoke(app, [*TINY, "--out", str(tmp_path / "cut")])
     assert again.exit_code == 0, again.output
@@ -101,17 +102,19 @@ def test_sigkill_then_same_command_resumes(tmp_path):
     proc = subprocess.Popen([*args, "--threads", "1", "--quiet", "--out", str(out)], env=env)
     deadline = time.time() + 120
     while time.time() < deadline:
-        h = out / "history.csv"
+        h = tmp_path / ".k.resume" / "history.csv"  # the resume state beside --out
         if h.exists() and len(h.read_text().splitlines()) > 300:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    n_before = pd.read_csv(out / "history.csv")["step"].max()
+    n_before = pd.read_csv(tmp_path / ".k.resume" / "history.csv")["step"].max()
+    assert not out.exists()
     assert n_before < 3000, "the run finished before it could be killed"
     subprocess.run([*args, "--threads", "1", "--quiet", "--out", str(out)], env=env, check=True)
     h = pd.read_csv(out / "history.csv")
     assert h[h.split == "train"]["step"].tolist() == list(range(1, 3001))
+    assert sorted(os.listdir(tmp_path)) == ["k"]  # no resume state, staging or lock left
 
 
 def test_train_errors_are_one_line_and_write_nothing(tmp_path):
@@ -135,6 +138,19 @@ def test_train_errors_are_one_line_and_write_nothing(tmp_path):
     assert CliRunner().invoke(app, [*TINY, "--out", str(tmp_path / "r")]).exit_code == 0
     res = CliRunner().invoke(app, [*TINY, "--depth", "3", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2 and "differs in: depth" in res.stderr
+    assert sorted(os.listdir(tmp_path)) == ["r"]  # the refused run left no resume state
+
+
+def test_second_train_on_a_busy_out_is_refused(tmp_path):
+    """Two runs with different seeds cannot both pass the resume check: the lock on
+    --out is taken before it, and a busy --out is refused."""
+    from spectra.outputs import atomic_output
+
+    with atomic_output(tmp_path / "o", resume=("checkpoint.pt", "history.csv")):
+        res = CliRunner().invoke(app, [*TINY, "--seed", "7", "--out", str(tmp_path / "o")])
+        assert res.exit_code == 2 and "in use by another spectra run" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["o"] and os.listdir(tmp_path / "o") == []
 
 
 def test_trainability_tiny_grid(tmp_path):
