@@ -25,8 +25,8 @@ import torch
 from spectra.jacobian import ConvStack, spectrum, tune_allocator
 from spectra.meanfield import operating_point
 from spectra.network import BlockSpec, fixed_point_input
-from spectra.studies import summary_row, sv_frame, theory_frame
 from spectra.outputs import atomic_output
+from spectra.studies import summary_row, sv_frame, theory_frame
 from spectra.tables import run_metadata, write_csv, write_run_json
 
 INPUT_SEED_OFFSET = 0x9E3779B9  # as the CLI: x0 from seed + offset, layers from seed

@@ -1,8 +1,8 @@
 """Tidy tables and run metadata.
 
 Everything a command writes goes first into a staging folder and becomes ``--out`` only
-when the command has finished (:func:`spectra.outputs.atomic_output`). CSVs are written with a fixed float format so that the
-same seed gives the same bytes on the same machine.
+when the command has finished (:func:`spectra.outputs.atomic_output`). CSVs are written
+with a fixed float format so that the same seed gives the same bytes on the same machine.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Signals for the CLI: SIGINT (Ctrl-C), SIGTERM and SIGHUP end a run the same way.
 
-Each raises :class:`Terminated` (a ``SystemExit``, so no ``except Exception`` swallows it)
-in the main thread, and the usual cleanup runs: the staging folder is removed (a resumable run keeps its
-``.<out>.resume`` state), the ``--out`` lock is released, and the process exits with
-``128 + signal number`` (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and one line on stderr.
+Each raises :class:`Terminated` (a ``SystemExit``, so no ``except Exception`` swallows
+it) in the main thread, and the usual cleanup runs: the staging folder is removed (a
+resumable run keeps its ``.<out>.resume`` state), the ``--out`` lock is released, and
+the process exits with ``128 + signal number`` (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)
+and one line on stderr.
 A second signal during the cleanup is ignored.
 """
 

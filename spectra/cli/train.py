@@ -321,7 +321,9 @@ def trainability_cmd(
     with command_run(
         out, seed=seed, device="cpu", quiet=quiet, resume=SWEEP_RESUME, jobs=len(configs)
     ) as ctx:
-        df = _run_sweep("trainability", trainability_job, configs, ctx.folder, scheduler, workers, quiet)
+        df = _run_sweep(
+            "trainability", trainability_job, configs, ctx.folder, scheduler, workers, quiet
+        )
         fit = fit_depth_scale(df)
         curve = xi_c_curve((min(sw2), max(sw2)), sigma_b, fit["c"], seed)
         write_csv(df, ctx.folder / "trainability.csv")

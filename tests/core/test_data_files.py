@@ -132,9 +132,9 @@ def test_cli_refuses_the_once_silent_cases_with_no_files(tmp_path):
         r = CliRunner().invoke(app, [*args, "--steps", "2", "--depth", "2", "-q"])
         assert r.exit_code == 2, r.output
         assert len(r.output.strip().splitlines()) == 1 and "idx" in r.output
-        assert sorted(os.listdir(tmp_path)) == sorted(
-            f"data{j}" for j in range(i + 1)
-        ), "nothing beside the data may be written"
+        assert sorted(os.listdir(tmp_path)) == sorted(f"data{j}" for j in range(i + 1)), (
+            "nothing beside the data may be written"
+        )
 
 
 # -- CIFAR-10 ---------------------------------------------------------------------
