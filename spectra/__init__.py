@@ -92,6 +92,9 @@ if TYPE_CHECKING:
         spearman_table as spearman_table,
         trainability_job as trainability_job,
     )
+    from .outputs import (
+        atomic_output as atomic_output,
+    )
     from .sweep import (
         job_key as job_key,
         run_jobs as run_jobs,
@@ -131,6 +134,7 @@ _SUBMODULES = frozenset(
         "meanfield",
         "network",
         "operators",
+        "outputs",
         "plots",
         "quadrature",
         "rmt",
