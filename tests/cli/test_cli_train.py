@@ -93,8 +93,9 @@ def test_ctrl_c_then_same_command_resumes_every_step_once(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-def test_sigkill_then_same_command_resumes(tmp_path):
-    """Resumption after a real kill -9 of a ``spectra train`` process."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_sigkill_then_same_command_resumes(tmp_path, sig):
+    """Resumption after a real kill -9 (or SIGTERM: exit 143) of a ``spectra train``."""
     args = [sys.executable, "-c", "from spectra.cli import main; main()", *TINY[:-1]]
     args[args.index("30")] = "3000"
     out = tmp_path / "k"
@@ -106,8 +107,8 @@ def test_sigkill_then_same_command_resumes(tmp_path):
         if h.exists() and len(h.read_text().splitlines()) > 300:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    assert proc.wait() == (143 if sig == signal.SIGTERM else -signal.SIGKILL)
     n_before = pd.read_csv(tmp_path / ".k.resume" / "history.csv")["step"].max()
     assert not out.exists()
     assert n_before < 3000, "the run finished before it could be killed"
