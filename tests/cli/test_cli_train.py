@@ -208,3 +208,14 @@ def test_correlate_fixed_q_star(tmp_path):
         res = CliRunner().invoke(app, [*base, "--q-star", bad, "--out", str(tmp_path / "b")])
         assert res.exit_code == 2 and "--q-star" in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
+
+
+def test_failures_inside_the_run_leave_nothing(tmp_path):
+    """A diverging run and a sweep whose job refuses its init fail after the output
+    protocol started: the resume state they created is removed with the staging."""
+    res = CliRunner().invoke(app, [*TINY, "--lr", "1e38", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "diverged" in res.stderr, res.output
+    sweep = ["correlate", "--inits", "gaussian,bogus", "--depths", "2", "--steps", "2", "-q"]
+    res = CliRunner().invoke(app, [*sweep, "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "bogus" in res.stderr, res.output
+    assert os.listdir(tmp_path) == []
