@@ -76,6 +76,9 @@ if TYPE_CHECKING:
         conv_matrix as conv_matrix,
         conv_singular_values as conv_singular_values,
     )
+    from .outputs import (
+        atomic_output as atomic_output,
+    )
     from .rmt import (
         density_frame as density_frame,
         jacobian_density as jacobian_density,
@@ -91,9 +94,6 @@ if TYPE_CHECKING:
         correlate_job as correlate_job,
         spearman_table as spearman_table,
         trainability_job as trainability_job,
-    )
-    from .outputs import (
-        atomic_output as atomic_output,
     )
     from .sweep import (
         job_key as job_key,

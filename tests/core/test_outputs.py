@@ -253,7 +253,7 @@ def _kill_points(out: Path, n: int, pause: float, mode: str, seed: int) -> dict:
     return seen
 
 
-@pytest.mark.parametrize(("mode", "n"), [("exchange", 50), ("fallback", 20)])
+@pytest.mark.parametrize(("mode", "n"), [("exchange", 50), ("fallback", 10)])
 def test_kill9_during_commit_never_mixes(tmp_path, monkeypatch, mode, n):
     if mode == "fallback":
         monkeypatch.setenv(EXCHANGE_ENV, "0")
@@ -277,7 +277,7 @@ def test_kill9_during_shared_commit_is_rolled_forward(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("mine")
     rng = np.random.default_rng(3)
-    n, pause = 20, 0.01
+    n, pause = 10, 0.01
     for i in range(n):
         old = _run(Path("."), f"old{i}")
         pid = os.fork()
