@@ -7,7 +7,6 @@ from ._engine import exact_float32 as exact_float32, tune_allocator as tune_allo
 from ._lanczos import (
     JacobianOperator as JacobianOperator,
     lanczos_density as lanczos_density,
-    slq_nodes as slq_nodes,
 )
 from ._native import (
     NATIVE_CHANNELS as NATIVE_CHANNELS,
@@ -16,6 +15,11 @@ from ._native import (
     native_route as native_route,
     native_shape_supported as native_shape_supported,
     native_supported as native_supported,
+)
+from ._slq import (
+    slq_density as slq_density,
+    slq_nodes as slq_nodes,
+    w1_log_lambda as w1_log_lambda,
 )
 from ._spectrum import (
     DENSE_MAX_N as DENSE_MAX_N,
@@ -53,6 +57,8 @@ __all__ = [
     "lanczos_density",
     "JacobianOperator",
     "slq_nodes",
+    "slq_density",
+    "w1_log_lambda",
     "LogTriangular",
     "jacobi_log_singular_values",
     "qr_positive",
