@@ -4,6 +4,15 @@ engine is built is in ``spectra/jacobian/README.md``.
 """
 
 from ._engine import exact_float32 as exact_float32, tune_allocator as tune_allocator
+from ._generic import (
+    MEMORY_BUDGET as MEMORY_BUDGET,
+    as_stages as as_stages,
+    chunk_size as chunk_size,
+    model_jacobian as model_jacobian,
+    model_operator as model_operator,
+    model_spectrum as model_spectrum,
+    model_stable_spectrum as model_stable_spectrum,
+)
 from ._lanczos import (
     JacobianOperator as JacobianOperator,
     lanczos_density as lanczos_density,
@@ -57,6 +66,13 @@ __all__ = [
     "lanczos_density",
     "JacobianOperator",
     "slq_nodes",
+    "MEMORY_BUDGET",
+    "as_stages",
+    "chunk_size",
+    "model_jacobian",
+    "model_operator",
+    "model_spectrum",
+    "model_stable_spectrum",
     "slq_density",
     "w1_log_lambda",
     "LogTriangular",
