@@ -4,9 +4,9 @@ stable vs closed-form log|det J| and an mpmath product, Lanczos vs the full spec
 import numpy as np
 import pytest
 import torch
+from reference import mpmath_log_singular_values_of
 from torch import nn
 
-from reference import mpmath_log_singular_values_of
 from spectra.errors import SpectraError
 from spectra.jacobian import model_spectrum, w1_log_lambda
 
