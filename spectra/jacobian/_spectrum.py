@@ -423,8 +423,8 @@ def singular_values(
     ``nn.Sequential`` of circular stride-1 convs and Tanh/ReLU/Identity; computed in
     ``x``'s dtype (float64 for stable/dense). Anything else: the generic routes of
     :func:`spectra.jacobian.model_spectrum` (auto/forward/stable; an ``nn.Sequential`` is
-    pushed child by child for stable), or one ``torch.func.jacfwd`` and an SVD (dense). Values that underflow float64 come back as 0; use
-    :func:`spectrum` for their logs.
+    pushed child by child for stable), or one ``torch.func.jacfwd`` and an SVD (dense).
+    Values that underflow float64 come back as 0; use :func:`spectrum` for their logs.
     """
     if method not in METHODS or method == "lanczos":
         raise SpectraError(
