@@ -47,7 +47,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child(kind: str, c: int, n: int, budget_mb: float) -> dict:
+def child(kind: str, c: int, n: int, budget_mb: float, svd: bool = True) -> dict:
     """One route in this (child) process: seconds and the peak RSS it reached."""
     from spectra.jacobian import model_jacobian
 
@@ -61,7 +61,7 @@ def child(kind: str, c: int, n: int, budget_mb: float) -> dict:
             j = model_jacobian(model, x, budget=int(budget_mb * 2**20))
         else:
             j = torch.func.jacfwd(model)(x).reshape(-1, x.numel())
-        s = torch.linalg.svdvals(j)
+        s = torch.linalg.svdvals(j) if svd else torch.linalg.vector_norm(j, dim=1).max()[None]
     return {
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": _peak_mb(),
@@ -70,7 +70,9 @@ def child(kind: str, c: int, n: int, budget_mb: float) -> dict:
     }
 
 
-def _spawn(kind: str, c: int, n: int, budget_mb: float, limit_gb: float | None) -> dict:
+def _spawn(
+    kind: str, c: int, n: int, budget_mb: float, limit_gb: float | None, svd: bool
+) -> dict:
     code = (
         "import json,resource,sys;"
         + (
@@ -80,7 +82,7 @@ def _spawn(kind: str, c: int, n: int, budget_mb: float, limit_gb: float | None) 
             else ""
         )
         + "sys.path.insert(0,'benchmarks');import jacobian_generic as b;"
-        + f"print(json.dumps(b.child({kind!r},{c},{n},{budget_mb})))"
+        + f"print(json.dumps(b.child({kind!r},{c},{n},{budget_mb},{svd})))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if p.returncode != 0:
@@ -89,24 +91,25 @@ def _spawn(kind: str, c: int, n: int, budget_mb: float, limit_gb: float | None) 
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def forward_rows(c: int, n: int, budget_mb: float, limit_gb: float) -> list[dict]:
+def forward_rows(c: int, n: int, budget_mb: float, limit_gb: float, svd: bool) -> list[dict]:
     rows = []
-    g = _spawn("generic", c, n, budget_mb, None)
+    tail = " + svdvals" if svd else " (J only; the budget keeps room for one SVD copy)"
+    g = _spawn("generic", c, n, budget_mb, None, svd)
     rows.append(
-        dict(row="forward_memory", route="generic forward (budgeted) + svdvals",
+        dict(row="forward_memory", route="generic forward (budgeted)" + tail,
              n_in=c * n * n, n_out=c * n * n, seconds=g.get("seconds"),
              peak_rss_mb=g.get("peak_rss_mb"), budget_mb=budget_mb,
              note=f"RSS after imports {g.get('import_rss_mb', float('nan')):.0f} MB "
              + g.get("failed", ""))
     )  # fmt: skip
-    p = _spawn("jacfwd", c, n, budget_mb, limit_gb)
+    p = _spawn("jacfwd", c, n, budget_mb, limit_gb, svd)
     note = (
         f"failed under a {limit_gb:g} GB address-space limit: {p['failed']}"
         if "failed" in p
         else f"RSS after imports {p['import_rss_mb']:.0f} MB"
     )
     rows.append(
-        dict(row="forward_memory", route="one-shot jacfwd + svdvals", n_in=c * n * n,
+        dict(row="forward_memory", route="one-shot jacfwd" + tail, n_in=c * n * n,
              n_out=c * n * n, seconds=p.get("seconds"),
              peak_rss_mb=p.get("peak_rss_mb", limit_gb * 1024 if "failed" in p else None),
              budget_mb=None, note=note)
@@ -188,12 +191,17 @@ def main(argv=None) -> None:
     ap.add_argument("--peer-limit-gb", type=float, default=6.0)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--probes", type=int, default=8)
+    ap.add_argument("--rows", default="forward,lanczos", help="forward,lanczos or one")
+    ap.add_argument("--no-svd", action="store_true", help="forward rows: form J only")
     args = ap.parse_args(argv)
-    if args.smoke:
-        rows = forward_rows(1, 8, 64.0, 4.0) + lanczos_rows(2, 8, 10, 2)
-    else:
-        rows = forward_rows(3, 64, args.budget_mb, args.peer_limit_gb)
-        rows += lanczos_rows(4, 32, args.steps, args.probes)
+    which = args.rows.split(",")
+    rows = []
+    if "forward" in which:
+        size = (1, 8, 64.0, 4.0) if args.smoke else (3, 64, args.budget_mb, args.peer_limit_gb)
+        rows += forward_rows(*size, svd=not args.no_svd)
+    if "lanczos" in which:
+        size = (2, 8, 10, 2) if args.smoke else (4, 32, args.steps, args.probes)
+        rows += lanczos_rows(*size)
     df = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False, float_format="%.6g")
