@@ -10,7 +10,8 @@ Rows (each heavy route in its own child process, so its peak resident set is its
   row records the limit as a lower bound.
 - ``lanczos_vs_full``: the same kind of CNN on 4 x 32 x 32 (N = 4096), float64: generic
   Lanczos (``torch.func`` jvp/vjp under vmap, batched probes) against the full spectrum
-  (forward + SVD): seconds and W1(log s^2) between the SLQ measure and the exact values.
+  (forward + SVD) at (steps, probes) = (60, 8), (150, 16), (250, 16): seconds and
+  W1(log s^2) between the SLQ measure and the exact values.
 - ``lanczos_naive``: the same SLQ core on ``torch.autograd.functional.jvp``/``vjp``, one
   probe at a time: identical steps, probes and seed give the same W1; seconds compared.
 
@@ -142,45 +143,46 @@ def _warm_up() -> float:
     return time.perf_counter() - t0
 
 
-def lanczos_rows(c: int, n: int, steps: int, probes: int) -> list[dict]:
-    from spectra.jacobian import (
-        model_jacobian,
-        model_operator,
-        slq_density,
-        w1_log_lambda,
-    )
+def lanczos_rows(c: int, n: int, configs: list[tuple[int, int]]) -> list[dict]:
+    """One full spectrum, then generic Lanczos at each (steps, probes) of ``configs``;
+    the naive peer at the last configuration (same core, same seed: same W1)."""
+    from spectra.jacobian import model_jacobian, model_operator, slq_density, w1_log_lambda
 
     torch.set_num_threads(1)
     _warm_up()
     model = cnn(c, 8).double()
     x = torch.randn(1, c, n, n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     t0 = time.perf_counter()
-    s = torch.linalg.svdvals(model_jacobian(model, x)).numpy()
+    logs = np.log(torch.linalg.svdvals(model_jacobian(model, x)).numpy())
     t_full = time.perf_counter() - t0
-    logs = np.log(s)
     nn_ = x.numel()
-    opts = dict(steps=steps, probes=probes, seed=0)
-    t0 = time.perf_counter()
-    mv, rmv, _, _ = model_operator(model, x)
-    dens, _ = slq_density(mv, rmv, nn_, nn_, **opts)
-    t_lz = time.perf_counter() - t0
-    w1 = w1_log_lambda(dens, logs)
+    common = dict(n_in=nn_, n_out=nn_, peak_rss_mb=None, budget_mb=None)
+    rows = [
+        dict(row="lanczos_vs_full", route="full spectrum (forward + svdvals)",
+             seconds=t_full, w1_log_lambda=0.0,
+             note=f"log s spread {logs.max() - logs.min():.1f} nats", **common)
+    ]  # fmt: skip
+    for steps, probes in configs:
+        t0 = time.perf_counter()
+        mv, rmv, _, _ = model_operator(model, x)
+        dens, _ = slq_density(mv, rmv, nn_, nn_, steps=steps, probes=probes, seed=0)
+        t_lz = time.perf_counter() - t0
+        rows.append(
+            dict(row="lanczos_vs_full", route=f"generic lanczos ({steps} steps x {probes} probes)",
+                 seconds=t_lz, w1_log_lambda=w1_log_lambda(dens, logs),
+                 note=f"{t_lz / t_full:.3f} of the full spectrum's time", **common)
+        )  # fmt: skip
     t0 = time.perf_counter()
     mv, rmv = _naive_ops(model, x)
-    dens_n, _ = slq_density(mv, rmv, nn_, nn_, **opts)
+    dens_n, _ = slq_density(mv, rmv, nn_, nn_, steps=steps, probes=probes, seed=0)
     t_naive = time.perf_counter() - t0
-    w1_n = w1_log_lambda(dens_n, logs)
-    common = dict(n_in=nn_, n_out=nn_, peak_rss_mb=None, budget_mb=None)
-    return [
-        dict(row="lanczos_vs_full", route="full spectrum (forward + svdvals)",
-             seconds=t_full, w1_log_lambda=0.0, note="", **common),
-        dict(row="lanczos_vs_full", route=f"generic lanczos ({steps} steps x {probes} probes)",
-             seconds=t_lz, w1_log_lambda=w1,
-             note=f"{t_lz / t_full:.3f} of the full spectrum's time", **common),
-        dict(row="lanczos_naive", route="naive lanczos (autograd.functional jvp/vjp)",
-             seconds=t_naive, w1_log_lambda=w1_n,
-             note=f"generic lanczos {t_naive / t_lz:.1f}x faster at the same W1", **common),
-    ]  # fmt: skip
+    rows.append(
+        dict(row="lanczos_naive", route=f"naive lanczos ({steps} steps x {probes} probes, "
+             "autograd.functional jvp/vjp)", seconds=t_naive,
+             w1_log_lambda=w1_log_lambda(dens_n, logs),
+             note=f"generic lanczos {t_naive / t_lz:.1f}x faster at the same W1", **common)
+    )  # fmt: skip
+    return rows
 
 
 def main(argv=None) -> None:
@@ -189,8 +191,6 @@ def main(argv=None) -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
     ap.add_argument("--budget-mb", type=float, default=1536.0)
     ap.add_argument("--peer-limit-gb", type=float, default=6.0)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--probes", type=int, default=8)
     ap.add_argument("--rows", default="forward,lanczos", help="forward,lanczos or one")
     ap.add_argument("--no-svd", action="store_true", help="forward rows: form J only")
     args = ap.parse_args(argv)
@@ -200,8 +200,8 @@ def main(argv=None) -> None:
         size = (1, 8, 64.0, 4.0) if args.smoke else (3, 64, args.budget_mb, args.peer_limit_gb)
         rows += forward_rows(*size, svd=not args.no_svd)
     if "lanczos" in which:
-        size = (2, 8, 10, 2) if args.smoke else (4, 32, args.steps, args.probes)
-        rows += lanczos_rows(*size)
+        configs = [(10, 2)] if args.smoke else [(60, 8), (150, 16), (250, 16)]
+        rows += lanczos_rows(2, 8, configs) if args.smoke else lanczos_rows(4, 32, configs)
     df = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False, float_format="%.6g")

@@ -66,8 +66,8 @@ def run_model_jacobian(
             f"{str(e).splitlines()[0] if str(e) else ''}"
         ) from None
     config = {
-        "init": init or "model",
-        "activation": "model",
+        "init": init or "as-built",
+        "activation": model_spec.rpartition(":")[2],  # the factory's name
         "depth": len(stages),
         "channels": shape[0],
         "size": shape[-1],
