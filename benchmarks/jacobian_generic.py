@@ -71,9 +71,7 @@ def child(kind: str, c: int, n: int, budget_mb: float, svd: bool = True) -> dict
     }
 
 
-def _spawn(
-    kind: str, c: int, n: int, budget_mb: float, limit_gb: float | None, svd: bool
-) -> dict:
+def _spawn(kind: str, c: int, n: int, budget_mb: float, limit_gb: float | None, svd: bool) -> dict:
     code = (
         "import json,resource,sys;"
         + (
