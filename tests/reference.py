@@ -56,3 +56,20 @@ def mpmath_log_singular_values(stack, dps: int, noise: float = 0.0, seed: int = 
         return np.sort(np.array([float(mp.log(v)) for v in s]))[::-1]
     finally:
         mp.dps = old
+
+
+def mpmath_log_singular_values_of(mats, dps: int) -> np.ndarray:
+    """log s, descending, of the product ``mats[-1] @ ... @ mats[0]`` of float64 arrays,
+    multiplied exactly at ``dps`` digits, then an mpmath SVD."""
+    import mpmath
+
+    mp = mpmath.mp
+    old, mp.dps = mp.dps, dps
+    try:
+        j = mp.eye(mats[0].shape[1])
+        for a in mats:
+            j = mp.matrix(a.tolist()) * j
+        s = mp.svd_r(j, compute_uv=False)
+        return np.sort(np.array([float(mp.log(v)) for v in s]))[::-1]
+    finally:
+        mp.dps = old

@@ -59,9 +59,10 @@ def _validate(
 
 @app.command()
 def jacobian(
-    init: Annotated[str, typer.Option("--init", help="gaussian|orth|delta-orth|gs0..gs4")] = (
-        "orth"
-    ),
+    init: Annotated[
+        str | None,
+        typer.Option("--init", help="gaussian|orth|delta-orth|gs0..gs4 (default orth)"),
+    ] = None,
     depth: Annotated[int, typer.Option("--depth", help="Number of conv layers L.")] = 4000,
     channels: Annotated[int, typer.Option("--channels", help="Channels c.")] = 16,
     size: Annotated[int, typer.Option("--size", help="Spatial size n.")] = 8,
@@ -95,12 +96,45 @@ def jacobian(
     dtype: DtypeOpt = "float32",
     out: OutOpt = Path("."),
     quiet: QuietOpt = False,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="FILE.py:FACTORY: your own model instead of the stack."),
+    ] = None,
+    input_shape: Annotated[
+        str | None, typer.Option("--input-shape", help="With --model: C,H,W (batch of one).")
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", help="With --model: the module whose output ends J."),
+    ] = None,
 ) -> None:
     """Singular values of the Jacobian of `depth` circular convs + activation [T21].
+
+    With --model FILE.py:FACTORY --input-shape C,H,W: of your own model instead
+    (--output MODULE ends it at a named module; --init re-draws every conv/linear layer).
 
     Default operating point: critical with q* = 1/depth. Writes singular_values.csv (or
     density.csv with --method lanczos), summary.csv, jacobian.png and run.json.
     """
+    if model is not None:
+        from .jacobian_model import run_model_jacobian
+
+        return run_model_jacobian(
+            model_spec=model,
+            input_shape=input_shape,
+            output=output,
+            init=init,
+            method=method,
+            sigma_w=sigma_w,
+            sigma_b=sigma_b,
+            lanczos_steps=lanczos_steps,
+            probes=probes,
+            seed=seed,
+            dtype=dtype,
+            out=out,
+            quiet=quiet,
+        )
+    init = init or "orth"
     _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps, probes)
     tdtype = resolve_dtype(dtype)
     dev = resolve_device(device)

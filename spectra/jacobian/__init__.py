@@ -4,10 +4,18 @@ engine is built is in ``spectra/jacobian/README.md``.
 """
 
 from ._engine import exact_float32 as exact_float32, tune_allocator as tune_allocator
+from ._generic import (
+    MEMORY_BUDGET as MEMORY_BUDGET,
+    as_stages as as_stages,
+    chunk_size as chunk_size,
+    model_jacobian as model_jacobian,
+    model_operator as model_operator,
+    model_spectrum as model_spectrum,
+    model_stable_spectrum as model_stable_spectrum,
+)
 from ._lanczos import (
     JacobianOperator as JacobianOperator,
     lanczos_density as lanczos_density,
-    slq_nodes as slq_nodes,
 )
 from ._native import (
     NATIVE_CHANNELS as NATIVE_CHANNELS,
@@ -16,6 +24,11 @@ from ._native import (
     native_route as native_route,
     native_shape_supported as native_shape_supported,
     native_supported as native_supported,
+)
+from ._slq import (
+    slq_density as slq_density,
+    slq_nodes as slq_nodes,
+    w1_log_lambda as w1_log_lambda,
 )
 from ._spectrum import (
     DENSE_MAX_N as DENSE_MAX_N,
@@ -53,6 +66,15 @@ __all__ = [
     "lanczos_density",
     "JacobianOperator",
     "slq_nodes",
+    "MEMORY_BUDGET",
+    "as_stages",
+    "chunk_size",
+    "model_jacobian",
+    "model_operator",
+    "model_spectrum",
+    "model_stable_spectrum",
+    "slq_density",
+    "w1_log_lambda",
     "LogTriangular",
     "jacobi_log_singular_values",
     "qr_positive",

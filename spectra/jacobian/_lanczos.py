@@ -18,10 +18,8 @@ for the full spectrum.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 
@@ -150,20 +148,6 @@ class JacobianOperator:
         return self.vjp(self.jvp(v)).to(torch.float64)
 
 
-def slq_nodes(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ritz values and Gauss weights of per-probe tridiagonals.
-
-    ``alpha`` (p, m), ``beta`` (p, m-1) -> theta (p, m), tau (p, m) with sum_k tau = 1.
-    """
-    p, m = alpha.shape
-    thetas, taus = np.empty((p, m)), np.empty((p, m))
-    for i in range(p):
-        t = np.diag(alpha[i]) + np.diag(beta[i], 1) + np.diag(beta[i], -1)
-        th, vec = np.linalg.eigh(t)
-        thetas[i], taus[i] = th, vec[0] ** 2
-    return thetas, taus
-
-
 def lanczos_density(
     stack,
     *,
@@ -190,10 +174,10 @@ def lanczos_density(
     chunks on 2 cores for c = 64-128, where per-op overhead dominates the tiny batches).
     """
     from ._engine import _threads
+    from ._slq import slq_density
 
     dev = torch.device(device or "cpu")
     n_feat = stack.n_features
-    m = min(steps, n_feat)
     with _threads(dev, workers or 1) as nw:
         op = JacobianOperator(stack, dtype=dtype, device=dev, progress=progress)
         pool = None
@@ -202,71 +186,32 @@ def lanczos_density(
 
             pool = ThreadPoolExecutor(min(nw, probes))
 
-        def gram(x: torch.Tensor) -> torch.Tensor:
+        def apply(fn, x: torch.Tensor) -> torch.Tensor:
+            x = x.reshape((x.shape[0], *op.shape))
             if pool is None:
-                return op.gram(x)
-            parts = x.chunk(min(nw, probes))
-            return torch.cat(list(pool.map(op.gram, parts)))
+                out = fn(x)
+            else:
+                out = torch.cat(list(pool.map(fn, x.chunk(min(nw, probes)))))
+            return out.reshape(x.shape[0], n_feat).to(torch.float64)
 
-        g = torch.Generator().manual_seed(seed)
-        v = torch.randn((probes, n_feat), generator=g, dtype=torch.float64).to(dev)
-        v = v / v.norm(dim=1, keepdim=True)
-        basis = torch.zeros((probes, m, n_feat), dtype=torch.float64, device=dev)
-        alpha = torch.zeros((probes, m), dtype=torch.float64)
-        beta = torch.zeros((probes, max(m - 1, 0)), dtype=torch.float64)
-        prev = torch.zeros_like(v)
-        b_prev = torch.zeros(probes, dtype=torch.float64, device=dev)
-        done = m
-        for k in range(m):
-            basis[:, k] = v
-            w = gram(v.reshape((probes, *op.shape))).reshape(probes, n_feat)
+        def on_step() -> None:
             if progress is not None:
                 progress(2 * stack.depth)
-            a = (w * v).sum(dim=1)
-            w = w - a[:, None] * v - b_prev[:, None] * prev
-            for _ in range(2):  # full re-orthogonalisation (twice is enough)
-                coef = torch.einsum("pkn,pn->pk", basis[:, : k + 1], w)
-                w = w - torch.einsum("pkn,pk->pn", basis[:, : k + 1], coef)
-            alpha[:, k] = a.cpu()
-            if k == m - 1:
-                break
-            b = w.norm(dim=1)
-            if bool((b <= 1e-13 * alpha[:, : k + 1].abs().max().to(dev)).any()):
-                done = k + 1  # invariant subspace found: the quadrature is exact
-                break
-            beta[:, k] = b.cpu()
-            prev, v, b_prev = v, w / b[:, None], b
-        if pool is not None:
-            pool.shutdown()
-    alpha, beta = alpha[:, :done].numpy(), beta[:, : done - 1].numpy()
-    theta, tau = slq_nodes(alpha, beta)
-    theta = np.clip(theta, 1e-300, None)
-    logs, wts = np.log(theta).ravel(), (tau / probes).ravel()
-    mean = float(np.sum(wts * theta.ravel()))
-    second = float(np.sum(wts * theta.ravel() ** 2))
-    spread = float(logs.max() - logs.min())
-    # default: wider than the typical gap between Ritz nodes (spread / steps), so the
-    # quadrature's discreteness is smoothed out, and at least 3% of the spread
-    bw = bandwidth if bandwidth is not None else max(0.02, 0.03 * spread, 1.5 * spread / done)
-    lo, hi = logs.min() - 4 * bw, logs.max() + 4 * bw
-    grid = np.linspace(lo, hi, grid_points)
-    z = (grid[:, None] - logs[None, :]) / bw
-    dens_log = (np.exp(-0.5 * z**2) * wts[None, :]).sum(1) / (bw * math.sqrt(2 * math.pi))
-    lam = np.exp(grid)
-    density = {
-        "lambda": lam,
-        "density": dens_log / lam,
-        "ritz_log_lambda": logs,
-        "ritz_weight": wts,
-    }
-    info = {
-        "n": n_feat,
-        "mean_sq": mean,
-        "var_sq": max(second - mean**2, 0.0),
-        "lambda_max": float(theta.max()),
-        "lambda_min": float(theta.min()),
-        "steps": done,
-        "probes": probes,
-        "bandwidth": bw,
-    }
-    return density, info
+
+        try:
+            return slq_density(
+                lambda v: apply(op.jvp, v),
+                lambda u: apply(op.vjp, u),
+                n_feat,
+                n_feat,
+                steps=steps,
+                probes=probes,
+                seed=seed,
+                bandwidth=bandwidth,
+                grid_points=grid_points,
+                device=dev,
+                on_step=on_step,
+            )
+        finally:
+            if pool is not None:
+                pool.shutdown()

@@ -19,7 +19,8 @@
 :func:`singular_values` accepts any torch module or function of one tensor: a fast path
 for :class:`spectra.network.CircularConvBlock`, ``VanillaCNN`` (its block),
 ``nn.Sequential`` of circular stride-1 convs and elementwise activations; otherwise the
-Jacobian is formed by ``torch.func.jacfwd``.
+generic routes of :mod:`spectra.jacobian._generic` (any model, chunked forward mode,
+stage-wise stable, Lanczos on torch.func).
 """
 
 from __future__ import annotations
@@ -420,9 +421,10 @@ def singular_values(
     Fast path (methods forward/dense/stable/auto) when ``f`` is a CircularConvBlock, a
     VanillaCNN (its block: ``x`` is then the block input, (c, *n) or (1, c, *n)), or an
     ``nn.Sequential`` of circular stride-1 convs and Tanh/ReLU/Identity; computed in
-    ``x``'s dtype (float64 for stable/dense). Anything else: ``torch.func.jacfwd`` and an
-    SVD (methods auto/forward/dense). Values that underflow float64 come back as 0; use
-    :func:`spectrum` for their logs.
+    ``x``'s dtype (float64 for stable/dense). Anything else: the generic routes of
+    :func:`spectra.jacobian.model_spectrum` (auto/forward/stable; an ``nn.Sequential`` is
+    pushed child by child for stable), or one ``torch.func.jacfwd`` and an SVD (dense).
+    Values that underflow float64 come back as 0; use :func:`spectrum` for their logs.
     """
     if method not in METHODS or method == "lanczos":
         raise SpectraError(
@@ -430,11 +432,14 @@ def singular_values(
         )
     stack = _as_stack(f, x)
     if stack is None:
-        if method == "stable":
-            raise SpectraError("method 'stable' needs a conv stack (CircularConvBlock etc.)")
         xx = x.detach()
-        s = torch.linalg.svdvals(generic_jacobian(f, xx))
-        return torch.sort(s, descending=True).values
+        if method == "dense":
+            s = torch.linalg.svdvals(generic_jacobian(f, xx))
+            return torch.sort(s, descending=True).values
+        from ._generic import model_spectrum
+
+        res = model_spectrum(f, xx, method)
+        return torch.from_numpy(np.exp(res.log_singular_values)).to(res.dtype)
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     res = spectrum(stack, method, dtype=dtype, device=x.device)
     out = torch.from_numpy(np.exp(res.log_singular_values))
