@@ -262,8 +262,9 @@ def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
 
     K = H0 (first c_in columns of a Haar matrix), then k - 1 times K <- B_{P,Q} □ K with
     the symbol (Q + (I - Q) z_2)(P + (I - P) z_1) (1D: P + (I - P) z; 3D a third factor
-    on the left), each factor applied as one GEMM by :func:`_shift_factor`. Any k >= 1. A projection only depends on the span of U's
-    first rho columns, which is uniform without the QR sign fix; H0 gets the fix. The
+    on the left), each factor applied as one GEMM by :func:`_shift_factor`. Any k >= 1.
+    A projection only depends on the span of U's first rho columns, which is uniform
+    without the QR sign fix; H0 gets the fix. The
     same draws in factored form: :func:`spectra.factored.orth_kernel_factored`.
     """
     return _orth_dense(*_orth_draw(c_out, k, dim, g), c_in, k, dim)

@@ -93,7 +93,9 @@ def test_conv_matrix_matches_torch_same_padding_for_even_kernels(module, k):
     conv = module(3, 2, k, padding="same", padding_mode="circular", bias=False)
     conv = conv.double()
     dim = conv.weight.dim() - 2
-    x = torch.randn((3,) + (5,) * dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(
+        (3,) + (5,) * dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
     with torch.no_grad():
         ref = conv(x[None])[0].reshape(-1)
     y = conv_matrix(conv.weight.detach(), 5) @ x.reshape(-1)

@@ -122,7 +122,9 @@ def test_factored_form_for_even_and_3d_kernels(c, k, dim):
     equals the explicit operator [T5] (1e-12: float64 sums of O(1) terms)."""
     g = torch.Generator().manual_seed(5)
     w, f = orth_kernel_factored(c, k, dim=dim, sigma_w=GAIN, generator=g)
-    ref = conv_kernel("orth", c, c, k, dim=dim, sigma_w=GAIN, generator=torch.Generator().manual_seed(5))
+    ref = conv_kernel(
+        "orth", c, c, k, dim=dim, sigma_w=GAIN, generator=torch.Generator().manual_seed(5)
+    )
     assert torch.equal(w, ref)
     n = 3
     x = torch.randn((2, c) + (n,) * dim, dtype=torch.float64, generator=g)
