@@ -168,7 +168,15 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(pd.DataFrame(rows, columns=cols), out)
+    meta = {"command": ["python", *sys.argv], "torch_threads": torch_threads()}
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return 0
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 if __name__ == "__main__":

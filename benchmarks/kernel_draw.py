@@ -142,7 +142,15 @@ def main(argv=None) -> int:
     cols = ["row", "channels", "kernel", "load_procs", "loadavg", "torch_threads", "seconds"]
     cols += ["one_thread_seconds", "ratio", "gemm_seconds", "note"]
     write_csv(pd.DataFrame(rows, columns=cols), out)
+    meta = {"command": ["python", *sys.argv], "torch_threads": torch_threads()}
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return 0
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 if __name__ == "__main__":
