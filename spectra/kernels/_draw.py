@@ -1,8 +1,10 @@
 """Weight initializers for circular convolutions and dense layers.
 
-Convolution kernels use torch layout ``(c_out, c_in, k)`` (1D) or ``(c_out, c_in, k, k)``
-(2D), with tap ``a`` at spatial offset ``a - r``, ``r = (k - 1) // 2`` (the theory page [T2]).
-A conv layer is the circular cross-correlation of [T1]; its operator is [T5].
+Convolution kernels use torch layout ``(c_out, c_in) + (k,)*d`` with d = 1, 2 or 3 spatial
+axes, tap ``a`` at spatial offset ``a - r``, ``r = (k - 1) // 2`` (the theory page [T2]; for
+even k this is the origin of TF's and torch's ``'same'`` padding, one more tap after the
+origin than before it). A conv layer is the circular cross-correlation of [T1]; its
+operator is [T5].
 
 Conv inits (:data:`INIT_NAMES`):
 
@@ -17,8 +19,11 @@ Conv inits (:data:`INIT_NAMES`):
   weight is spread over the taps with the binomial profile
   E||K(a,b)||_F^2 / c_in = C(k-1, a) C(k-1, b) 4^(1-k) (1D: C(k-1, a) 2^(1-k)); this is
   exact in expectation because E[P] = I/2 and P(I - P) = 0 kill every cross term.
-- ``delta-orth``: Algorithm 2 ([T9]): only the centre tap, sigma_w times a Haar-orthogonal
-  c_out x c_in matrix.
+- ``delta-orth``: Algorithm 2 ([T9]): only the origin tap, sigma_w times a Haar-orthogonal
+  c_out x c_in matrix. Its spatial shape may be rectangular (``k`` a tuple).
+
+For the two orthogonal inits sigma_w may be negative (a sign, as TF's ``gain``): the
+operator is then |sigma_w| times an isometry.
 
 Dense inits (:data:`DENSE_INIT_NAMES`): ``dense-gaussian`` (entries N(0, sigma_w^2/n_in)),
 ``dense-orth`` (sigma_w times a Haar matrix with orthonormal columns, or rows when
@@ -32,6 +37,7 @@ seed agree to float32 rounding.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -67,16 +73,44 @@ def _gen_device(generator: torch.Generator | None) -> torch.device:
 
 
 def _check_kernel_size(k: object) -> int:
-    k = check_int("kernel size k", k, 1)
-    if k % 2 == 0:
-        raise SpectraError(f"kernel size k must be odd, got {k}")
-    return k
+    return check_int("kernel size k", k, 1)
 
 
 def _check_dim(dim: object) -> int:
-    if dim not in (1, 2) or isinstance(dim, bool):
-        raise SpectraError(f"dim must be 1 or 2, got {dim!r}")
+    if dim not in (1, 2, 3) or isinstance(dim, bool):
+        raise SpectraError(f"dim must be 1, 2 or 3, got {dim!r}")
     return int(dim)
+
+
+def _check_shape(k: object, dim: int) -> tuple[int, ...]:
+    """The spatial shape ``(k,)*dim`` of an int k, or a tuple of dim sizes >= 1."""
+    if isinstance(k, (tuple, list)):
+        if len(k) != dim:
+            raise SpectraError(f"kernel shape {tuple(k)} must have {dim} entries (dim={dim})")
+        return tuple(check_int("kernel size k", x, 1) for x in k)
+    return (_check_kernel_size(k),) * dim
+
+
+def _origin(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Index of the tap at offset 0 on each axis: (k - 1) // 2 ('same' padding, [T2])."""
+    return tuple((k - 1) // 2 for k in shape)
+
+
+@contextmanager
+def small_linalg_threads():
+    """Run the small linear algebra of a kernel draw (QRs and GEMMs of c x c matrices) on
+    one torch thread, restoring the previous count after. With torch's default pool such
+    products oversubscribe a loaded machine: a c = 256 Algorithm-1 draw measured up to 30x
+    slower at load 7 than on one thread (benchmarks/kernel_draw.py)."""
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- primitives
@@ -115,7 +149,8 @@ def haar_orthogonal(
     """
     n = check_int("n", n, 1)
     g = _as_generator(generator)
-    return _haar(n, g).to(dtype)
+    with small_linalg_threads():
+        return _haar(n, g).to(dtype)
 
 
 def random_projection(
@@ -128,7 +163,8 @@ def random_projection(
     """
     n = check_int("n", n, 1)
     g = _as_generator(generator)
-    return _projection(n, g).to(dtype)
+    with small_linalg_threads():
+        return _projection(n, g).to(dtype)
 
 
 # --------------------------------------------------------------------------- variance vectors
@@ -140,7 +176,8 @@ def _binomial_profile(k: int) -> np.ndarray:
 def variance_vector(init: str, k: int, dim: int = 2) -> np.ndarray:
     """The spatial variance vector v of an init: shape ``(k,)*dim``, v >= 0, sum 1.
 
-    ``gaussian``/``gs4`` uniform 1/k^d; ``gs0``/``delta-orth`` the centre tap e_0;
+    ``gaussian``/``gs4`` uniform 1/k^d; ``gs0``/``delta-orth`` the origin tap e_0
+    (index (k - 1) // 2 per axis);
     ``gs1``..``gs3`` the interpolation (1 - t) e_0 + t v_unif with t = j/4 ([T3], [T4]);
     ``orth`` the expected share of squared weight per tap of Algorithm 1, the binomial
     profile C(k-1, a) C(k-1, b) 4^(1-k) ([T8]).
@@ -151,9 +188,9 @@ def variance_vector(init: str, k: int, dim: int = 2) -> np.ndarray:
     shape = (k,) * dim
     if init == "orth":
         p = _binomial_profile(k)
-        return p if dim == 1 else np.outer(p, p)
+        return np.einsum(",".join("abc"[:dim]) + "->" + "abc"[:dim], *([p] * dim))
     delta = np.zeros(shape)
-    delta[(k // 2,) * dim] = 1.0
+    delta[_origin(shape)] = 1.0
     if init == "delta-orth":
         return delta
     t = 1.0 if init == "gaussian" else int(init[2:]) / 4.0
@@ -211,17 +248,23 @@ def _orth_draw(c_out: int, k: int, dim: int, g):
 
 
 def _orth_order(k: int, dim: int) -> list[tuple[int, int]]:
-    """(projection index, axis) of Algorithm 1's factors in the order they are applied."""
-    return [(step * dim + axis, axis) for step in range(k - 1) for axis in reversed(range(dim))]
+    """(projection index, axis) of Algorithm 1's factors in the order they are applied.
+
+    Within a step the factor of axis 0 acts first, then axis 1 (then axis 2): in column
+    layout TF's block B = P(a) Q(b) (row vectors, x -> x B) is B^T = Q(b) P(a), so its P
+    factor, on the first spatial axis, is the right one ([T8]). The other order draws the
+    law of TF's kernels with the spatial axes swapped."""
+    return [(step * dim + axis, axis) for step in range(k - 1) for axis in range(dim)]
 
 
 def _orth_taps(c_out: int, c_in: int, k: int, dim: int, g) -> torch.Tensor:
     """Algorithm 1 ([T8]) in float64: weight of shape ``(c_out, c_in) + (k,)*dim``.
 
     K = H0 (first c_in columns of a Haar matrix), then k - 1 times K <- B_{P,Q} □ K with
-    the symbol (P + (I - P) z_1)(Q + (I - Q) z_2) (1D: P + (I - P) z), each factor applied
-    as one GEMM by :func:`_shift_factor`. A projection only depends on the span of U's
-    first rho columns, which is uniform without the QR sign fix; H0 gets the fix. The
+    the symbol (Q + (I - Q) z_2)(P + (I - P) z_1) (1D: P + (I - P) z; 3D a third factor
+    on the left), each factor applied as one GEMM by :func:`_shift_factor`. Any k >= 1.
+    A projection only depends on the span of U's first rho columns, which is uniform
+    without the QR sign fix; H0 gets the fix. The
     same draws in factored form: :func:`spectra.factored.orth_kernel_factored`.
     """
     return _orth_dense(*_orth_draw(c_out, k, dim, g), c_in, k, dim)
@@ -234,7 +277,7 @@ def _orth_dense(h0, u, rho, c_in: int, k: int, dim: int) -> torch.Tensor:
     if len(rho):
         mask = (torch.arange(c_out, device=u.device) < rho[:, None]).to(torch.float64)
         proj = (u * mask[:, None, :]) @ u.transpose(1, 2)  # U diag(mask) U^T, (nproj, c, c)
-        for j, axis in _orth_order(k, dim):  # B = (P-factor on axis 0)(Q-factor on axis 1)
+        for j, axis in _orth_order(k, dim):  # B = (Q-factor on axis 1)(P-factor on axis 0)
             kern = _shift_factor(kern, proj[j], axis)
     return torch.movedim(kern, -1, 1)
 
@@ -243,7 +286,7 @@ def conv_kernel(
     init: str,
     c_out: int,
     c_in: int,
-    k: int,
+    k: int | tuple[int, ...],
     *,
     dim: int = 2,
     sigma_w: float = 1.0,
@@ -252,29 +295,33 @@ def conv_kernel(
 ) -> torch.Tensor:
     """A random conv kernel of shape ``(c_out, c_in) + (k,)*dim`` (torch layout, [T2]).
 
-    ``init`` is one of :data:`INIT_NAMES`. Gaussian inits have tap variance
-    sigma_w^2 v_beta / c_in ([T3], [T4]); ``orth`` ([T8]) and ``delta-orth`` ([T9]) are
-    scaled by sigma_w itself and need c_in <= c_out; their circular operator satisfies
-    M^T M = sigma_w^2 I for every spatial size. Returned on the generator's device (CPU
-    when ``generator`` is None or an int).
+    ``init`` is one of :data:`INIT_NAMES`; ``dim`` is 1, 2 or 3; any k >= 1 (even k: tap
+    origin (k - 1) // 2, as 'same' padding). Gaussian inits have tap variance
+    sigma_w^2 v_beta / c_in ([T3], [T4]). ``orth`` ([T8]) and ``delta-orth`` ([T9]) are
+    scaled by sigma_w itself (any sign) and need c_in <= c_out; their circular operator
+    satisfies M^T M = sigma_w^2 I for every spatial size. ``delta-orth`` also takes a
+    tuple ``k`` (a rectangular kernel). Returned on the generator's device (CPU when
+    ``generator`` is None or an int).
     """
     init = check_choice("conv init", init, INIT_NAMES)
     c_out = check_int("c_out (output channels)", c_out, 1)
     c_in = check_int("c_in (input channels)", c_in, 1)
-    k = _check_kernel_size(k)
     dim = _check_dim(dim)
-    sigma_w = check_real("sigma_w", sigma_w, nonneg=True)
-    if init in ("orth", "delta-orth") and c_in > c_out:
+    shape = _check_shape(k, dim) if init == "delta-orth" else (_check_kernel_size(k),) * dim
+    orthogonal = init in ("orth", "delta-orth")
+    sigma_w = check_real("sigma_w", sigma_w, nonneg=not orthogonal)
+    if orthogonal and c_in > c_out:
         raise SpectraError(f"{init} init needs c_in <= c_out, got c_in={c_in} > c_out={c_out}")
     g = _as_generator(generator)
-    if init == "orth":
-        w = _orth_taps(c_out, c_in, k, dim, g) * sigma_w
-    elif init == "delta-orth":
-        h0 = _haar(c_out, g, c_in)
-        w = h0.new_zeros((c_out, c_in) + (k,) * dim)
-        w[(slice(None), slice(None)) + (k // 2,) * dim] = sigma_w * h0
-    else:
-        w = _gaussian_kernel(c_out, c_in, variance_vector(init, k, dim), sigma_w, g)
+    with small_linalg_threads():
+        if init == "orth":
+            w = _orth_taps(c_out, c_in, shape[0], dim, g) * sigma_w
+        elif init == "delta-orth":
+            h0 = _haar(c_out, g, c_in)
+            w = h0.new_zeros((c_out, c_in) + shape)
+            w[(slice(None), slice(None)) + _origin(shape)] = sigma_w * h0
+        else:
+            w = _gaussian_kernel(c_out, c_in, variance_vector(init, shape[0], dim), sigma_w, g)
     return w.to(dtype=dtype, device=_gen_device(g)).contiguous()
 
 
@@ -312,15 +359,16 @@ def dense_weight(
 
 
 # --------------------------------------------------------------------------- nn.init-style
-def _weight_geometry(weight: torch.Tensor) -> tuple[int, int, int, int]:
-    """(c_out, c_in, k, dim) of a Conv1d/Conv2d weight; one-line error otherwise."""
-    if not torch.is_tensor(weight) or weight.dim() not in (3, 4):
+def _weight_geometry(weight: torch.Tensor, square: bool = True):
+    """(c_out, c_in, k, dim) of a Conv1d/2d/3d weight (k the spatial shape when not
+    ``square``); one-line error otherwise."""
+    if not torch.is_tensor(weight) or weight.dim() not in (3, 4, 5):
         shape = tuple(weight.shape) if torch.is_tensor(weight) else type(weight).__name__
-        raise SpectraError(f"expected a Conv1d/Conv2d weight (3 or 4 dims), got {shape}")
+        raise SpectraError(f"expected a Conv1d/Conv2d/Conv3d weight (3-5 dims), got {shape}")
     c_out, c_in, *spatial = weight.shape
-    if len(set(spatial)) != 1:
+    if square and len(set(spatial)) != 1:
         raise SpectraError(f"kernel must be square, got spatial shape {tuple(spatial)}")
-    return c_out, c_in, spatial[0], weight.dim() - 2
+    return c_out, c_in, (spatial[0] if square else tuple(spatial)), weight.dim() - 2
 
 
 def _fill(weight: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -334,9 +382,10 @@ def orthogonal_conv_(
 ) -> torch.Tensor:
     """Fill a Conv1d/Conv2d ``weight`` in place with an Algorithm-1 kernel times ``gain``.
 
-    With ``padding=r, padding_mode='circular'`` the layer is then exactly ``gain`` times an
-    isometry ([T8]). Needs in_channels <= out_channels and an odd square kernel. Any
-    dtype/device; runs under ``torch.no_grad``. Returns ``weight``.
+    With circular 'same' padding (``padding='same', padding_mode='circular'``, or
+    ``padding=r`` for odd k) the layer is then exactly |gain| times an isometry ([T8]);
+    gain may be negative. Needs in_channels <= out_channels and a square (cubic) kernel,
+    any k >= 1, 1D to 3D. Any dtype/device; runs under ``torch.no_grad``. Returns ``weight``.
     """
     c_out, c_in, k, dim = _weight_geometry(weight)
     w = conv_kernel("orth", c_out, c_in, k, dim=dim, sigma_w=gain, generator=generator)
@@ -346,8 +395,10 @@ def orthogonal_conv_(
 def delta_orthogonal_(
     weight: torch.Tensor, gain: float = 1.0, generator: GeneratorLike = None
 ) -> torch.Tensor:
-    """Fill a Conv1d/Conv2d ``weight`` in place with a delta-orthogonal kernel ([T9])."""
-    c_out, c_in, k, dim = _weight_geometry(weight)
+    """Fill a Conv1d/2d/3d ``weight`` in place with a delta-orthogonal kernel ([T9]):
+    gain (any sign) times a Haar c_out x c_in matrix at the origin tap, index (k - 1) // 2
+    per axis; any spatial shape, rectangular included."""
+    c_out, c_in, k, dim = _weight_geometry(weight, square=False)
     w = conv_kernel("delta-orth", c_out, c_in, k, dim=dim, sigma_w=gain, generator=generator)
     return _fill(weight, w)
 
@@ -358,14 +409,13 @@ def gaussian_conv_(
     variance: str | np.ndarray | torch.Tensor | None = None,
     generator: GeneratorLike = None,
 ) -> torch.Tensor:
-    """Fill a Conv1d/Conv2d ``weight`` in place with taps N(0, gain^2 v_beta / c_in).
+    """Fill a Conv1d/2d/3d ``weight`` in place with taps N(0, gain^2 v_beta / c_in).
 
     ``variance`` is None (uniform), an init name (``"gs2"``, ``"delta-orth"``, ...; see
     :func:`variance_vector`) or an explicit non-negative array of shape ``(k,)*dim``
     summing to 1 ([T3], [T4]).
     """
     c_out, c_in, k, dim = _weight_geometry(weight)
-    k = _check_kernel_size(k)
     v = _as_variance(variance, k, dim)
     g = _as_generator(generator)
     return _fill(weight, _gaussian_kernel(c_out, c_in, v, check_real("gain", gain, nonneg=True), g))

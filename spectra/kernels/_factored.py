@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import check_real
-from ._draw import _as_generator, _orth_dense, _orth_draw, _orth_order
+from ._draw import _as_generator, _orth_dense, _orth_draw, _orth_order, small_linalg_threads
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class OrthFactors:
     ``mats`` (S + 1, c, c) float64: the channel mixes M_0 .. M_S (sigma_w folded into
     M_S); ``ranks`` (S,): stage j >= 1 takes coordinates >= ranks[j-1] of its input from
     the neighbouring pixel along ``axes[j-1]`` (offset +1); the result is the conv's
-    output shifted by -(k // 2) on every axis (the kernel's centre).
+    output shifted by -((k - 1) // 2) on every axis (the kernel's tap origin, [T2]).
     """
 
     mats: torch.Tensor
@@ -56,7 +56,7 @@ class OrthFactors:
             moved = torch.roll(y[:, rank:], shifts=-1, dims=2 + axis)
             y = torch.cat([y[:, :rank], moved], dim=1)
             y = torch.einsum("ij,bj...->bi...", self.mats[j + 1].to(x), y)
-        r = self.kernel // 2
+        r = (self.kernel - 1) // 2
         return torch.roll(y, shifts=(r,) * self.dim, dims=spatial)
 
 
@@ -95,16 +95,17 @@ def orth_kernel_factored(
     bit-identical to ``conv_kernel("orth", c, c, k, dim=dim, sigma_w=sigma_w)`` from the
     same generator state, and its :class:`OrthFactors`."""
     g = _as_generator(generator)
-    sigma_w = check_real("sigma_w", sigma_w, nonneg=True)
-    h0, u, rho = _orth_draw(c, k, dim, g)
-    weight = (_orth_dense(h0, u, rho, c, k, dim) * sigma_w).contiguous()
-    order = _orth_order(k, dim)
-    if not order:
-        mats = (sigma_w * h0)[None]
-    else:
-        us = [u[j] for j, _ in order]
-        mats = [us[0].T @ h0] + [us[j + 1].T @ us[j] for j in range(len(us) - 1)]
-        mats = torch.stack(mats + [sigma_w * us[-1]])
+    sigma_w = check_real("sigma_w", sigma_w)
+    with small_linalg_threads():
+        h0, u, rho = _orth_draw(c, k, dim, g)
+        weight = (_orth_dense(h0, u, rho, c, k, dim) * sigma_w).contiguous()
+        order = _orth_order(k, dim)
+        if not order:
+            mats = (sigma_w * h0)[None]
+        else:
+            us = [u[j] for j, _ in order]
+            mats = [us[0].T @ h0] + [us[j + 1].T @ us[j] for j in range(len(us) - 1)]
+            mats = torch.stack(mats + [sigma_w * us[-1]])
     factors = OrthFactors(
         mats.contiguous(),
         tuple(int(rho[j]) for j, _ in order),

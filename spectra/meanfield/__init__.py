@@ -4,12 +4,15 @@ the critical line, the phase grid, Fourier-mode depth scales and the conv covari
 
 from ._conv import (
     appendix_f_perturbation as appendix_f_perturbation,
-    covariance_map as covariance_map,
     ensemble_first_diagonal as ensemble_first_diagonal,
     first_diagonal_modes as first_diagonal_modes,
     fit_decay_rate as fit_decay_rate,
     fixed_point_covariance as fixed_point_covariance,
     iterate_covariance_map as iterate_covariance_map,
+)
+from ._covmap import (
+    covariance_map as covariance_map,
+    pair_expectation as pair_expectation,
 )
 from ._critical import (
     critical_point as critical_point,
@@ -59,6 +62,7 @@ __all__ = [
     "modes_frame",
     "fixed_point_covariance",
     "covariance_map",
+    "pair_expectation",
     "iterate_covariance_map",
     "first_diagonal_modes",
     "appendix_f_perturbation",

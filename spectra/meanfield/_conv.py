@@ -1,13 +1,13 @@
-"""The convolutional covariance map on 1D images and the paper's Appendix F experiment.
+"""Perturbations of the convolutional covariance map and the paper's Appendix F experiment.
 
-the theory page [T17]: for a circular CNN with spatial variance vector v (taps beta = -r..r),
+the theory page [T17]: for a circular CNN with spatial variance vector v,
 
     Sigma^{l+1}_{a,a'} = sum_beta v_beta C(Sigma^l)_{a+beta, a'+beta},
     C(Sigma)_{a,a'} = sigma_w^2 E_{h ~ N(0, Sigma)} phi(h_a) phi(h_a') + sigma_b^2,
 
-iterated exactly here (each entry a 2D Gaussian integral on the [T13] tensor rule), with
-fixed point Sigma* = q* [(1 - c*) I + c* 1 1^T]. [T18]: a perturbation on the first
-cyclic diagonal decays per Fourier mode m like (chi_c* lambda_m)^l.
+iterated exactly by :func:`spectra.meanfield.covariance_map` (module ``_covmap``: 1D to
+3D, batches of images), with fixed point Sigma* = q* [(1 - c*) I + c* 1 1^T]. [T18]: a
+perturbation on a cyclic diagonal decays per Fourier mode m like (chi_c* lambda_m)^l.
 
 :func:`ensemble_first_diagonal` measures the same thing on finite random CNNs (torch,
 float64): many independent networks of ``channels`` channels, each fed ``samples``
@@ -24,9 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..activations import get_activation
 from ..errors import SpectraError
-from ..quadrature import gauss_nodes
+from ._covmap import check_variance_vector, covariance_map
 
 
 def fixed_point_covariance(n: int, q_star: float, c_star: float) -> np.ndarray:
@@ -35,53 +34,12 @@ def fixed_point_covariance(n: int, q_star: float, c_star: float) -> np.ndarray:
 
 
 def _check_v1d(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
+    v = check_variance_vector(v)
     if v.ndim != 1 or v.size % 2 == 0:
         raise SpectraError(
-            f"the covariance map needs a 1D variance vector of odd length, got {v.shape}"
+            f"the finite-width ensemble needs a 1D variance vector of odd length, got {v.shape}"
         )
-    if np.any(v < 0) or abs(v.sum() - 1.0) > 1e-9:
-        raise SpectraError("variance vector must be non-negative and sum to 1")
     return v
-
-
-def covariance_map(sigma, v, sigma_w: float, sigma_b: float, activation="tanh") -> np.ndarray:
-    """One step of [T17] on 1D images: Sigma (n, n) -> A_v * C(Sigma), shape (n, n).
-
-    Each entry of C is a 2D Gaussian integral on the 481 x 481 [T13] trapezoid rule
-    (1D on the diagonal), so Sigma* is reproduced to rounding.
-    """
-    from ._maps import _check_ws
-
-    sigma_w, sigma_b = _check_ws(sigma_w, sigma_b)
-    act = get_activation(activation)
-    v = _check_v1d(v)
-    s = np.asarray(sigma, dtype=np.float64)
-    n = s.shape[0]
-    if s.shape != (n, n) or not np.allclose(s, s.T, rtol=0, atol=1e-14 * np.abs(s).max()):
-        raise SpectraError(f"Sigma must be a symmetric (n, n) matrix, got shape {s.shape}")
-    z, w = gauss_nodes()
-    d = np.diag(s).copy()
-    if np.any(d <= 0):
-        raise SpectraError("Sigma must have a positive diagonal")
-    sd = np.sqrt(d)
-    phi1 = act.phi(sd[:, None] * z[None, :])  # (n, 481): phi(sqrt(S_aa) z)
-    c = np.empty((n, n))
-    c[np.diag_indices(n)] = (phi1**2) @ w
-    wz = phi1 * w  # weights folded in, indexed by z1
-    for a in range(n):
-        for b in range(a + 1, n):
-            rho = min(max(s[a, b] / (sd[a] * sd[b]), -1.0), 1.0)
-            u2 = sd[b] * (rho * z[:, None] + math.sqrt(1.0 - rho * rho) * z[None, :])
-            c[a, b] = c[b, a] = wz[a] @ (act.phi(u2) @ w)
-    c = sigma_w**2 * c + sigma_b**2
-    r = v.size // 2
-    out = np.zeros_like(c)
-    for i, vb in enumerate(v):
-        beta = i - r
-        if vb:
-            out += vb * np.roll(c, shift=(-beta, -beta), axis=(0, 1))  # C[a+beta, a'+beta]
-    return out
 
 
 def iterate_covariance_map(
@@ -94,7 +52,8 @@ def iterate_covariance_map(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Sigma^0 .. Sigma^depth under [T17], shape (depth + 1, n, n)."""
+    """Sigma^0 .. Sigma^depth under [T17] (:func:`covariance_map`), shape
+    ``(depth + 1,) + sigma0.shape``."""
     out = [np.asarray(sigma0, dtype=np.float64)]
     for _ in range(int(depth)):
         out.append(covariance_map(out[-1], v, sigma_w, sigma_b, activation))
@@ -103,26 +62,60 @@ def iterate_covariance_map(
     return np.stack(out)
 
 
-def first_diagonal_modes(eps: np.ndarray) -> np.ndarray:
-    """DFT over a of the first cyclic diagonal eps[..., a, a+1]: shape (..., n), complex.
+def first_diagonal_modes(eps: np.ndarray, *, dim: int = 1, lag=None) -> np.ndarray:
+    """DFT over position s of a cyclic diagonal eps[..., s, s + lag] ([T18]), complex.
 
-    Convention hat e(m) = sum_a e_a exp(-2 pi i m a / n) (numpy's fft).
+    ``dim`` = 1: ``eps`` (..., n, n), lag 1 by default; returns (..., n).
+    ``dim`` = 2 or 3: ``eps`` (..., *n, *n) (e.g. (n1, n2, n1, n2)); ``lag`` a tuple of
+    ``dim`` ints (indices mod n) gives (..., *n); by default the unit lag along each axis,
+    stacked: (..., dim, *n), entry [t] for lag e_t. Convention hat e(m) =
+    sum_s e_s exp(-2 pi i <m, s> / n) (numpy's fftn). A flattened 2D Sigma must be
+    reshaped to (*n, *n) first.
     """
     eps = np.asarray(eps)
-    n = eps.shape[-1]
-    a = np.arange(n)
-    return np.fft.fft(eps[..., a, (a + 1) % n], axis=-1)
+    if dim not in (1, 2, 3) or isinstance(dim, bool):
+        raise SpectraError(f"dim must be 1, 2 or 3, got {dim!r}")
+    if eps.ndim < 2 * dim or eps.shape[-2 * dim : -dim] != eps.shape[-dim:]:
+        raise SpectraError(f"eps must end in (*n, *n) with {dim} axes n, got {eps.shape}")
+    pixels = eps.shape[-dim:]
+    if lag is None:
+        if dim == 1:
+            return first_diagonal_modes(eps, dim=1, lag=(1,))
+        lags = [tuple(int(t == a) for t in range(dim)) for a in range(dim)]
+        return np.stack([first_diagonal_modes(eps, dim=dim, lag=g) for g in lags], axis=-dim - 1)
+    lag = (lag,) if np.isscalar(lag) else tuple(lag)
+    if len(lag) != dim:
+        raise SpectraError(f"lag must have {dim} entries, got {lag!r}")
+    grids = np.meshgrid(*[np.arange(n) for n in pixels], indexing="ij")
+    rows = tuple(grids)
+    cols = tuple((g + int(t)) % n for g, t, n in zip(grids, lag, pixels, strict=True))
+    diag = eps[(Ellipsis, *rows, *cols)]
+    return np.fft.fftn(diag, axes=tuple(range(-dim, 0)))
+
+
+def _appendix_f_exponents(n: int) -> np.ndarray:
+    """Exponents e_m of the Appendix F profile -r^(e_m)/6: e_0 = 0, e_{n-m} = e_m, and for
+    1 <= m <= h = n // 2 the fold e_m = 2m - 1 while 2m - 1 <= h, then 2(h - m + 1); n = 10
+    gives the paper's [0, 1, 3, 5, 4, 2, 4, 5, 3, 1]."""
+    h = n // 2
+    e = np.zeros(n, dtype=int)
+    for m in range(1, h + 1):
+        e[m] = 2 * m - 1 if 2 * m - 1 <= h else 2 * (h - m + 1)
+        e[n - m] = e[m]
+    return e
 
 
 def appendix_f_perturbation(n: int = 10, profile=None) -> np.ndarray:
     """epsilon^0 of the paper's Appendix F: zero except the first cyclic diagonal (and its
-    mirror), whose DFT is ``profile``; default -1/6 [1, r, r^3, r^5, r^4, r^2, r^4, r^5,
-    r^3, r] with r = 2/3 (n = 10). Shape (n, n), symmetric, real."""
+    mirror), whose DFT is ``profile``. Default -1/6 r^(e_m) with r = 2/3 and the exponents
+    of :func:`_appendix_f_exponents` (for n = 10 the paper's -1/6 [1, r, r^3, r^5, r^4, r^2,
+    r^4, r^5, r^3, r]; for other n the same fold, our extension). Shape (n, n), symmetric,
+    real; n >= 3."""
+    if isinstance(n, bool) or int(n) != n or n < 3:
+        raise SpectraError(f"n must be an integer >= 3, got {n!r}")
+    n = int(n)
     if profile is None:
-        if n != 10:
-            raise SpectraError("the paper's Appendix F profile is defined for n = 10")
-        r = 2.0 / 3.0
-        profile = -np.array([1, r, r**3, r**5, r**4, r**2, r**4, r**5, r**3, r]) / 6.0
+        profile = -((2.0 / 3.0) ** _appendix_f_exponents(n)) / 6.0
     prof = np.asarray(profile, dtype=complex)
     if prof.shape != (n,):
         raise SpectraError(f"profile must have {n} entries")
@@ -232,17 +225,42 @@ def ensemble_first_diagonal(
     return {"mean": mean, "stderr": se, "per_network": per}
 
 
+def _noise_floor(y: np.ndarray, start: int) -> float:
+    """A noise level of |coef| from the data alone (0 when none is seen): once a decaying
+    |coef| first rises again, the values from the last one before the rise on are taken
+    as noise, and their median / 0.6745 (the s.d. of a Gaussian whose |.| has that
+    median) is the level. A sequence still decaying (or growing) at its end gives 0."""
+    t = y[start:]
+    if t.size < 3 or not t[1] < t[0]:
+        return 0.0
+    rise = np.nonzero(t[1:] > t[:-1])[0]
+    if rise.size == 0:
+        return 0.0
+    return float(np.median(t[rise[0] :]) / 0.6745)
+
+
 def fit_decay_rate(depth, coef, stderr=None, *, snr: float = 5.0, start: int = 1) -> dict:
     """Fit |coef_l| ~ A r^l by weighted least squares of log|coef| on l.
 
     Window: l from ``start`` up to the last depth before |coef| first drops below
-    ``snr`` standard errors (all depths if ``stderr`` is None). Weights (|coef|/stderr)^2
-    (the delta-method variance of log|coef|). Returns ``rate`` r, ``rate_stderr``
-    (delta method, from the WLS slope s.e.), ``window_start``, ``window_end``, ``points``.
+    ``snr`` standard errors. Without ``stderr`` a constant one is estimated from the data
+    (:func:`_noise_floor`: the level |coef| settles at once it stops decaying, e.g.
+    float64 rounding of exact maps), so the fit stops before the floor. Weights
+    (|coef|/stderr)^2 (the delta-method variance of log|coef|; uniform when no noise is
+    seen). Returns ``rate`` r, ``rate_stderr`` (delta method, from the WLS slope s.e.;
+    from the residuals when no stderr was given), ``window_start``, ``window_end``,
+    ``points``, ``noise_floor`` (the estimate, NaN when ``stderr`` was given).
     """
     depth = np.asarray(depth, dtype=np.float64)
     y = np.abs(np.asarray(coef))
-    se = None if stderr is None else np.asarray(stderr, dtype=np.float64)
+    floor = np.nan
+    given = stderr is not None
+    if given:
+        se = np.asarray(stderr, dtype=np.float64)
+    else:
+        i0 = int(np.searchsorted(depth, start))
+        floor = _noise_floor(y, i0)
+        se = np.full(y.shape, floor) if floor > 0 else None
     sel = depth >= start
     if se is not None:
         bad = np.nonzero(sel & (y < snr * se))[0]
@@ -256,6 +274,7 @@ def fit_decay_rate(depth, coef, stderr=None, *, snr: float = 5.0, start: int = 1
             "window_start": np.nan,
             "window_end": np.nan,
             "points": int(sel.sum()),
+            "noise_floor": floor,
         }
     x, ly = depth[sel], np.log(y[sel])
     wts = np.ones_like(x) if se is None else (y[sel] / np.maximum(se[sel], 1e-300)) ** 2
@@ -263,9 +282,9 @@ def fit_decay_rate(depth, coef, stderr=None, *, snr: float = 5.0, start: int = 1
     ym = np.sum(wts * ly) / wts.sum()
     sxx = np.sum(wts * (x - xm) ** 2)
     slope = np.sum(wts * (x - xm) * (ly - ym)) / sxx
-    if se is None:
+    if not given:
         resid = ly - (ym + slope * (x - xm))
-        slope_se = math.sqrt(np.sum(resid**2) / max(x.size - 2, 1) / sxx)
+        slope_se = math.sqrt(np.sum(wts * resid**2) / max(x.size - 2, 1) / sxx)
     else:
         slope_se = math.sqrt(1.0 / sxx)
     rate = math.exp(slope)
@@ -275,4 +294,5 @@ def fit_decay_rate(depth, coef, stderr=None, *, snr: float = 5.0, start: int = 1
         "window_start": int(x[0]),
         "window_end": int(x[-1]),
         "points": int(x.size),
+        "noise_floor": floor,
     }

@@ -17,19 +17,24 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _rand_kernel(c_out, c_in, k, dim, seed):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn((c_out, c_in) + (k,) * dim, generator=g, dtype=torch.float64)
+    shape = tuple(k) if isinstance(k, tuple) else (k,) * dim
+    return torch.randn((c_out, c_in) + shape, generator=g, dtype=torch.float64)
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def _periodic_conv(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Reference circular cross-correlation for ANY n >= 1, including n < r where F.pad
-    refuses: index the input periodically to n + 2r per axis, then an unpadded conv."""
+    """Reference circular cross-correlation for ANY n >= 1 and any kernel shape, including
+    n < r where F.pad refuses: index the input periodically to n + k - 1 per axis, (k - 1)
+    // 2 before and k // 2 after (torch's and TF's 'same' split), then an unpadded conv."""
     dim = w.dim() - 2
-    k, n = w.shape[-1], x.shape[-1]
-    r = k // 2
-    idx = torch.arange(-r, n + r) % n
-    xe = x[:, idx] if dim == 1 else x[:, idx][:, :, idx]
-    conv = F.conv1d if dim == 1 else F.conv2d
-    return conv(xe[None], w)[0]
+    xe = x
+    for t in range(dim):
+        k, n = w.shape[2 + t], x.shape[1 + t]
+        idx = torch.arange(-((k - 1) // 2), n + k // 2) % n
+        xe = xe.index_select(1 + t, idx)
+    return _CONV[dim](xe[None], w)[0]
 
 
 CASES = [
@@ -38,6 +43,11 @@ CASES = [
     for k in (1, 3, 5)
     for c_in, c_out in ((4, 4), (3, 8), (8, 3))
     for n in (1, 2, k, 2 * k, 8)
+] + [  # even, rectangular and 3D kernels
+    (dim, k, c_in, c_out, n)
+    for dim, k in ((1, 2), (1, 4), (2, 2), (2, 4), (2, (2, 3)), (2, (5, 2)), (3, 3), (3, 2))
+    for c_in, c_out in ((3, 4), (4, 3))
+    for n in (1, 3, 4)
 ]
 
 
@@ -46,7 +56,7 @@ def test_conv_matrix_matches_torch_conv(dim, k, c_in, c_out, n):
     """M @ x.flatten() equals torch's conv on circularly padded input.
     Tolerance 1e-12 absolute on O(1)..O(10) outputs in float64: both sides sum the same
     k^d c_in products in different orders, so they differ by ~1e-15."""
-    w = _rand_kernel(c_out, c_in, k, dim, seed=n + 10 * k + 100 * c_in)
+    w = _rand_kernel(c_out, c_in, k, dim, seed=n + 10 * dim + 100 * c_in)
     g = torch.Generator().manual_seed(1)
     x = torch.randn((c_in,) + (n,) * dim, generator=g, dtype=torch.float64)
     m = conv_matrix(w, n)
@@ -54,9 +64,11 @@ def test_conv_matrix_matches_torch_conv(dim, k, c_in, c_out, n):
     y = m @ x.reshape(-1)
     ref = _periodic_conv(x, w)
     assert torch.max(torch.abs(y - ref.reshape(-1))).item() < 1e-12
+    if isinstance(k, tuple) or k % 2 == 0:
+        return
     r = k // 2
     if n >= r:  # the form quoted in theory [T2]
-        conv = F.conv1d if dim == 1 else F.conv2d
+        conv = _CONV[dim]
         ref2 = conv(F.pad(x[None], (r,) * (2 * dim), mode="circular"), w)[0]
         assert torch.max(torch.abs(y - ref2.reshape(-1))).item() < 1e-12
 
@@ -68,6 +80,25 @@ def test_conv_matrix_matches_nn_conv2d_circular():
     with torch.no_grad():
         ref = conv(x[None])[0].reshape(-1)
     y = conv_matrix(conv.weight.detach(), 7) @ x.reshape(-1)
+    assert torch.max(torch.abs(y - ref)).item() < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("module", "k"),
+    [(nn.Conv1d, 4), (nn.Conv2d, 2), (nn.Conv2d, 4), (nn.Conv2d, (2, 3)), (nn.Conv3d, 2)],
+)
+def test_conv_matrix_matches_torch_same_padding_for_even_kernels(module, k):
+    """Even and rectangular kernels: the tap origin is torch's padding='same' one
+    ((k - 1) // 2 before, k // 2 after, [T2]); float64, 1e-12 as above."""
+    conv = module(3, 2, k, padding="same", padding_mode="circular", bias=False)
+    conv = conv.double()
+    dim = conv.weight.dim() - 2
+    x = torch.randn(
+        (3,) + (5,) * dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
+    with torch.no_grad():
+        ref = conv(x[None])[0].reshape(-1)
+    y = conv_matrix(conv.weight.detach(), 5) @ x.reshape(-1)
     assert torch.max(torch.abs(y - ref)).item() < 1e-12
 
 
@@ -88,6 +119,11 @@ SV_CASES = [
     for k in (1, 3, 5)
     for c_in, c_out in ((4, 4), (3, 8), (8, 3), (5, 1))
     for n in (1, 3, 8)
+] + [
+    (dim, k, c_in, c_out, n)
+    for dim, k in ((1, 4), (2, 2), (2, (3, 2)), (3, 3), (3, 2))
+    for c_in, c_out in ((3, 4), (4, 2))
+    for n in (1, 3)
 ]
 
 
@@ -97,7 +133,7 @@ def test_fft_singular_values_match_dense_svd(dim, k, c_in, c_out, n):
     dense matrix, sorted descending. Tolerance 1e-10 absolute on values of size ~1..10:
     both are backward-stable SVDs of the same operator (one after an exact unitary change
     of basis), so they agree to ~1e-14."""
-    w = _rand_kernel(c_out, c_in, k, dim, seed=7 * n + k + 13 * c_out)
+    w = _rand_kernel(c_out, c_in, k, dim, seed=7 * n + dim + 13 * c_out)
     fast = conv_singular_values(w, n)
     dense = torch.linalg.svdvals(conv_matrix(w, n))
     assert fast.shape == (n**dim * min(c_in, c_out),)
@@ -127,10 +163,10 @@ def test_float32_kernels_work():
 @pytest.mark.parametrize(
     ("kernel", "size", "needle"),
     [
-        (torch.zeros(2, 2, 4), 3, "odd"),
-        (torch.zeros(2, 2, 3, 5), 3, "square"),
+        (torch.zeros(2, 2, 3, 3, 3, 3), 3, "1 to 3 spatial axes"),
         (torch.zeros(2, 3), 3, "shape"),
         (torch.zeros(2, 2, 3), 0, "size"),
+        (torch.zeros(2, 2, 3, 3), (3, 3, 3), "2 of them"),
     ],
 )
 def test_bad_operator_inputs(kernel, size, needle):

@@ -120,7 +120,7 @@ def test_appendix_f_results_meet_acceptance():
 def test_bad_inputs(fixed):
     _, s = fixed
     with pytest.raises(SpectraError):
-        covariance_map(s, np.ones(2) / 2, SW, SB, ACT)
+        covariance_map(s, np.ones((1, 1, 1, 1)), SW, SB, ACT)
     with pytest.raises(SpectraError):
         covariance_map(s[:, :3], V, SW, SB, ACT)
     with pytest.raises(SpectraError):
