@@ -187,10 +187,33 @@ def circular_block(block, x: torch.Tensor, *, route: str = "auto", segment: int 
             f"c in {FAST_CHANNELS}"
         )
     if route != "torch" and ok:
-        return _NativeBlock.apply(x, block.weight, block.bias, segment)
+        w, b = block.weight, block.bias
+        if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or b.requires_grad):
+            return _NativeBlock.apply(x, w, b, segment)
+        with torch.no_grad():  # inference: two activation buffers, whatever the depth
+            return _forward_only(x, w, b)
     if segment and segment < block.depth and torch.is_grad_enabled():
         return _torch_segments(block, x, segment)
     return block(x)
+
+
+def _forward_only(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The block's output without storing activations (inference, evaluation)."""
+    lib = _library()
+    L, c = weight.shape[0], weight.shape[1]
+    dim, k, n = weight.ndim - 3, weight.shape[-1], x.shape[-1]
+    bits = "f64" if x.dtype == torch.float64 else "f32"
+    src, _ = tap_tables(n, dim, k)
+    B, S, T = x.shape[0], n**dim, k**dim
+    perm = (0, *range(2, x.ndim), 1)
+    x_cl = x.permute(perm).reshape(B * S, c).contiguous()
+    w = weight.reshape(L, c, c, T).permute(0, 3, 2, 1).contiguous()
+    b = bias.contiguous()
+    ys = x_cl.new_empty(2, B * S, c)
+    fwd = getattr(lib, f"train_fwd_{bits}_c{c}")
+    fwd(_ptr(x_cl), _ptr(ys), _ptr(w), _ptr(b), L, B, S, T, _ptr(src), 0)
+    inv = (0, x.ndim - 1, *range(1, x.ndim - 1))
+    return ys[(L - 1) % 2].reshape(B, *x.shape[2:], c).permute(inv).contiguous()
 
 
 def _torch_segments(block, x, segment):
