@@ -1,10 +1,12 @@
 """Training step of the block of circular tanh convolutions: native route vs PyTorch route.
 
-One invocation measures both routes on the same block (same weights, same batch): each row
-runs in a fresh subprocess (so that its peak RSS is its own), one thread, and reports
+One invocation measures both routes on the same block (same weights, same batch), one
+thread. Timing rows (depth 200): all routes in one process with their steps interleaved,
+so that load from other processes slows them alike. Memory rows (depth 10,000): one step
+per route, each in a fresh process (so that its peak RSS is its own). Columns:
 
 * ``ms_per_layer``: the best of ``--reps`` timed steps (forward, loss, backward of the
-  block alone) divided by the depth;
+  block alone) divided by the depth (memory rows: their one step);
 * ``gflops``: 3 x 2 x 9 c^2 x B n^2 multiply-adds per layer (forward, input gradient,
   weight gradient) over that time, and ``gemm_gflops`` the same process's float32 GEMM
   rate (1024^3) — the roofline; ``frac_gemm`` their ratio;
@@ -28,17 +30,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-ROWS = [  # (channels, depth, route, segment, reps)
-    (16, 200, "torch", 0, 3),
-    (16, 200, "native", 0, 3),
-    (16, 200, "native", 20, 3),
-    (32, 200, "torch", 0, 3),
-    (32, 200, "native", 0, 3),
-    (32, 200, "native", 20, 3),
-    (16, 10_000, "torch", 0, 1),
-    (16, 10_000, "native", 0, 1),
-    (16, 10_000, "native", 100, 1),
-    (32, 10_000, "native", 100, 1),
+TIMING = [(16, 200), (32, 200)]  # (channels, depth): all routes in one process, interleaved
+ROUTES = [("torch", 0), ("native", 0), ("native", 20)]
+MEMORY = [  # (channels, depth, route, segment): one step each in its own process
+    (16, 10_000, "torch", 0),
+    (16, 10_000, "native", 0),
+    (16, 10_000, "native", 100),
+    (32, 10_000, "native", 100),
 ]
 
 
@@ -53,40 +51,30 @@ def _gemm_gflops() -> float:
     return 2 * 1024**3 / best / 1e9
 
 
-def run_row(c: int, depth: int, route: str, segment: int, reps: int, batch: int, n: int):
-    """One row, in this process; a dict of the columns above (speedup filled later)."""
+def _setup(c: int, depth: int, batch: int, n: int):
     from spectra.network import CircularConvBlock
-    from spectra.training import circular_block, configure_numerics
+    from spectra.training import configure_numerics
 
     torch.set_num_threads(1)
     configure_numerics()
     g = torch.Generator().manual_seed(0)
     w = torch.randn(depth, c, c, 3, 3, generator=g) / (3 * c**0.5)
     block = CircularConvBlock(w, torch.randn(depth, c, generator=g) * 0.01)
-    x = torch.randn(batch, c, n, n, generator=g) * 0.3
+    return block, torch.randn(batch, c, n, n, generator=g) * 0.3
 
-    def step():
-        block.zero_grad(set_to_none=True)
-        y = circular_block(block, x, route=route, segment=segment)
-        y.pow(2).sum().backward()
 
-    step()
-    grad = block.weight.grad.clone()
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t)
-    err = float("nan")
-    if depth <= 1000:  # the reference gradient by the torch route, same process
-        step_ref = circular_block
-        block.zero_grad(set_to_none=True)
-        step_ref(block, x, route="torch").pow(2).sum().backward()
-        ref = block.weight.grad
-        err = float((grad - ref).abs().max() / ref.abs().max())
+def _step(block, x, route: str, segment: int) -> float:
+    from spectra.training import circular_block
+
+    t = time.perf_counter()
+    block.zero_grad(set_to_none=True)
+    circular_block(block, x, route=route, segment=segment).pow(2).sum().backward()
+    return time.perf_counter() - t
+
+
+def _row(c, depth, batch, n, route, segment, best, gemm, err):
     per_layer = best / depth
     flops = 3 * 2 * 9 * c * c * batch * n * n
-    gemm = _gemm_gflops()
     return {
         "channels": c,
         "depth": depth,
@@ -103,25 +91,62 @@ def run_row(c: int, depth: int, route: str, segment: int, reps: int, batch: int,
     }
 
 
+def timing_rows(c: int, depth: int, batch: int, n: int, reps: int) -> list[dict]:
+    """All routes on one block in this process, their timed steps interleaved (so that a
+    busy machine slows each alike); the best step of each; gradients vs the torch route."""
+    block, x = _setup(c, depth, batch, n)
+    grads, best = {}, {}
+    for route, seg in ROUTES:
+        _step(block, x, route, seg)
+        grads[route, seg] = block.weight.grad.clone()
+        best[route, seg] = float("inf")
+    gemm = _gemm_gflops()
+    for _ in range(reps):
+        for key in ROUTES:
+            best[key] = min(best[key], _step(block, x, *key))
+        gemm = max(gemm, _gemm_gflops())
+    ref = grads["torch", 0]
+    rows = []
+    for key in ROUTES:
+        err = float((grads[key] - ref).abs().max() / ref.abs().max())
+        rows.append(_row(c, depth, batch, n, *key, best[key], gemm, err))
+    return rows
+
+
+def memory_row(c: int, depth: int, route: str, segment: int, batch: int, n: int) -> dict:
+    """One step of a deep block in this process: its time and the process's peak RSS."""
+    block, x = _setup(c, depth, batch, n)
+    t = _step(block, x, route, segment)
+    return _row(c, depth, batch, n, route, segment, t, _gemm_gflops(), float("nan"))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/benchmarks/training.csv")
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--size", type=int, default=7)
     ap.add_argument("--max-depth", type=int, default=10_000, help="skip deeper rows")
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--row", help=argparse.SUPPRESS)  # internal: one row as JSON
     a = ap.parse_args(argv)
     if a.row:
-        print(json.dumps(run_row(*json.loads(a.row), a.batch, a.size)))
+        kind, *spec = json.loads(a.row)
+        rows = (
+            timing_rows(*spec, a.batch, a.size, a.reps)
+            if kind == "timing"
+            else [memory_row(*spec, a.batch, a.size)]
+        )
+        print(json.dumps(rows))
         return
     rows = []
-    for spec in ROWS:
-        if spec[1] > a.max_depth:
-            continue
-        cmd = [sys.executable, __file__, "--row", json.dumps(spec)]
+    jobs = [["timing", *s] for s in TIMING] + [
+        ["memory", *s] for s in MEMORY if s[1] <= a.max_depth
+    ]
+    for job in jobs:
+        cmd = [sys.executable, __file__, "--row", json.dumps(job), "--reps", str(a.reps)]
         cmd += ["--batch", str(a.batch), "--size", str(a.size)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
+        rows += json.loads(out.strip().splitlines()[-1])
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     ref = df[df["route"] == "torch"].set_index(["channels", "depth"])["ms_per_layer"]
