@@ -138,6 +138,9 @@ def _lr_study(hists: dict[str, pd.DataFrame], steps: int) -> pd.DataFrame:
 def report(a) -> None:
     hists = _histories(a.work)
     main = {t: h for t, h in hists.items() if not t.startswith("lr-")}
+    main = {t: h for t, h in main.items() if (h.split == "train").any()}
+    if not main:
+        raise SystemExit(f"no run under {a.work} has trained a step yet")
     out: Path = a.out
     (out / "runs").mkdir(parents=True, exist_ok=True)
     for tag, h in hists.items():
@@ -152,10 +155,10 @@ def report(a) -> None:
     delta = pd.concat([h.assign(run=t) for t, h in main.items() if t.startswith("delta-orth")])
     fig = learning_curves(delta[delta.seed == 0], hue="depth", window=WINDOW)
     fig.savefig(out / "learning_curves.png", dpi=120)
-    fig = learning_curves(
-        pd.concat([h for t, h in main.items() if "_L1000_s0" in t]), hue="init", window=WINDOW
-    )
-    fig.savefig(out / "inits_depth1000.png", dpi=120)
+    at1000 = [h for t, h in main.items() if "_L1000_s0" in t]
+    if at1000:
+        fig = learning_curves(pd.concat(at1000), hue="init", window=WINDOW)
+        fig.savefig(out / "inits_depth1000.png", dpi=120)
     plot = summ.rename(columns={"steps_to_60": "steps_to_target"})
     steps_vs_depth(plot, target=TARGET).savefig(out / "steps_to_60.png", dpi=120)
 
