@@ -192,7 +192,7 @@ static inline __attribute__((always_inline)) void act_f64(double *out, const dou
 
 DEFINE_TRAIN(f32_c8, float, tvf, 8, 1, 8, 8, act_f32)
 DEFINE_TRAIN(f32_c16, float, tvf, 16, 2, 4, 4, act_f32)
-DEFINE_TRAIN(f32_c32, float, tvf, 32, 4, 2, 2, act_f32)
+DEFINE_TRAIN(f32_c32, float, tvf, 32, 4, 3, 2, act_f32)
 DEFINE_TRAIN(f32_c64, float, tvf, 64, 8, 1, 1, act_f32)
 DEFINE_TRAIN(f64_c8, double, tvd, 8, 2, 4, 4, act_f64)
 DEFINE_TRAIN(f64_c16, double, tvd, 16, 4, 2, 2, act_f64)
