@@ -1,7 +1,9 @@
-"""Build the optional native kernel (spectra/jacobian/_kernel.c); the rest is in pyproject.toml.
+"""Build the optional native kernels (spectra/jacobian/_kernel.c for the Jacobian engine,
+spectra/training/_train_kernel.c for training); the rest is in pyproject.toml.
 
-The extension is optional: without a C compiler the package installs and runs, and the
-Jacobian engine uses its portable path (``spectra.jacobian.native_available()`` says which).
+Both extensions are optional: without a C compiler the package installs and runs, and the
+Jacobian engine and the training loop use their PyTorch paths
+(``spectra.jacobian.native_available()``, ``spectra.training.fast_available()``).
 """
 
 from setuptools import Extension, setup
@@ -13,6 +15,12 @@ setup(
             sources=["spectra/jacobian/_kernel.c"],
             extra_compile_args=["-O3", "-fno-strict-aliasing"],
             optional=True,
-        )
+        ),
+        Extension(
+            "spectra.training._train_kernel",
+            sources=["spectra/training/_train_kernel.c"],
+            extra_compile_args=["-O3", "-fno-strict-aliasing"],
+            optional=True,
+        ),
     ]
 )

@@ -71,6 +71,12 @@ def train_cmd(
     threads: Annotated[
         int, typer.Option(min=0, help="torch CPU threads (0: torch's default).")
     ] = 0,
+    block_route: Annotated[
+        str, typer.Option(help="auto (native where built) | native | torch")
+    ] = "auto",
+    segment: Annotated[
+        int, typer.Option(min=0, help="Recompute the block in segments of N layers (0: off).")
+    ] = 0,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float32",
@@ -102,6 +108,8 @@ def train_cmd(
         lr_scaling=lr_scaling,
         dtype=dtype,
         seed=seed,
+        block_route=block_route,
+        segment=segment,
     )
     cfg.validate()
     dev = resolve_device(device)

@@ -2,6 +2,12 @@
 fixed scales, the resumable loop, and learning-curve readouts.
 """
 
+from ._fast import (
+    FAST_CHANNELS as FAST_CHANNELS,
+    circular_block as circular_block,
+    fast_available as fast_available,
+    tap_tables as tap_tables,
+)
 from ._loop import (
     HISTORY_COLUMNS as HISTORY_COLUMNS,
     TrainConfig as TrainConfig,
@@ -9,6 +15,7 @@ from ._loop import (
     check_resumable as check_resumable,
     epoch_permutation as epoch_permutation,
     evaluate as evaluate,
+    load_checkpoint as load_checkpoint,
     read_history as read_history,
     smoothed_train_accuracy as smoothed_train_accuracy,
     steps_to_accuracy as steps_to_accuracy,
@@ -25,6 +32,11 @@ from ._regime import (
 )
 
 __all__ = [
+    "FAST_CHANNELS",
+    "circular_block",
+    "fast_available",
+    "tap_tables",
+    "load_checkpoint",
     "check_resumable",
     "TrainConfig",
     "Classifier",

@@ -100,6 +100,8 @@ class TrainConfig:
     match_input: bool = True
     readout_scale: bool = True
     seed: int = 0
+    block_route: str = "auto"
+    segment: int = 0
 
     def validate(self) -> None:
         """One-line :class:`SpectraError` for any impossible setting (checked up front)."""
@@ -113,6 +115,12 @@ class TrainConfig:
             raise SpectraError(f"unknown optimizer {self.optimizer!r}; choose sgd or adam")
         if self.lr_scaling not in ("depth", "qstar", "none"):
             raise SpectraError(f"lr_scaling must be depth, qstar or none, got {self.lr_scaling!r}")
+        if self.block_route not in ("auto", "native", "torch"):
+            raise SpectraError(
+                f"block_route must be auto, native or torch, got {self.block_route!r}"
+            )
+        if self.segment < 0:
+            raise SpectraError(f"segment must be >= 0, got {self.segment}")
         if self.dtype not in ("float32", "float64"):
             raise SpectraError(f"dtype must be float32 or float64, got {self.dtype!r}")
         for name in ("depth", "channels", "batch_size", "eval_every", "checkpoint_every"):
@@ -132,9 +140,11 @@ class TrainConfig:
             raise SpectraError(f"q_star must be a finite number > 0, got {self.q_star}")
 
     def identity(self) -> dict:
-        """The fields that must match for a folder to be resumed (all but ``steps``)."""
+        """The fields that must match for a folder to be resumed (all but ``steps`` and
+        ``segment``, which do not change the numbers)."""
         d = asdict(self)
         d.pop("steps")
+        d.pop("segment")
         return d
 
 
@@ -204,9 +214,38 @@ class _History:
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
+    """Write ``state`` (tensors and plain types only) to a tmp file, then rename it."""
     tmp = path.with_suffix(".pt.tmp")
-    torch.save(state, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+_CKPT_KEYS = {"config": dict, "step": int, "clock": float, "model": dict, "optimizer": dict}
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Read a ``checkpoint.pt`` safely: ``torch.load(weights_only=True)`` (tensors and
+    plain containers only; a pickle that would run code is refused, never executed),
+    then a check of its fields. Anything else is a one-line SpectraError."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - every failure to read is the same refusal
+        kind = type(e).__name__
+        raise SpectraError(f"{path} is not a readable spectra checkpoint ({kind})") from None
+    ok = isinstance(state, dict) and all(
+        isinstance(state.get(k), t) and not isinstance(state.get(k), bool)
+        for k, t in _CKPT_KEYS.items()
+    )
+    if ok:
+        ok = state["step"] >= 0 and math.isfinite(state["clock"])
+        ok = ok and all(isinstance(v, torch.Tensor) for v in state["model"].values())
+    if not ok:
+        raise SpectraError(f"{path} is not a spectra checkpoint (missing or bad fields)")
+    return state
 
 
 def train(
@@ -251,11 +290,18 @@ def train(
     ckpt_path, hist_path = out / "checkpoint.pt", out / "history.csv"
     opt = make_optimizer(model, config)
     step, clock = 0, 0.0
+    stale = ckpt_path.with_suffix(".pt.tmp")  # a write that a kill cut short
+    if stale.exists():
+        stale.unlink()
     if ckpt_path.exists():
         check_resumable(config, out)
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+        state = load_checkpoint(ckpt_path, map_location=device)
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise SpectraError(f"{ckpt_path} does not fit this run: {msg}") from None
         step, clock = int(state["step"]), float(state["clock"])
         history = _History(hist_path, keep_through_step=step)
     else:
@@ -359,13 +405,36 @@ def check_resumable(config: TrainConfig, out: str | os.PathLike) -> None:
     ckpt = Path(out) / "checkpoint.pt"
     if not ckpt.exists():
         return
-    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["config"]
+    saved = load_checkpoint(ckpt)["config"]
+    _check_history(Path(out) / "history.csv")
     ident = config.identity()
-    diff = sorted(k for k in ident if saved.get(k) != ident[k])
+    defaults = TrainConfig().identity()  # fields added later read as their defaults
+    diff = sorted(k for k in ident if saved.get(k, defaults[k]) != ident[k])
     if diff:
         raise SpectraError(
             f"{out} holds a different run (differs in: {', '.join(diff)}); use another --out"
         )
+
+
+def _check_history(path: Path) -> None:
+    """SpectraError unless ``path`` (if present) starts with the history header and
+    every complete line has numeric step, epoch, loss, accuracy and seconds fields."""
+    if not path.exists():
+        return
+    try:
+        lines = path.read_text().splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        raise SpectraError(f"{path} is not a readable history.csv") from None
+    if not lines or lines[0].rstrip("\n") != ",".join(HISTORY_COLUMNS):
+        raise SpectraError(f"{path} is not a spectra history.csv (bad header)")
+    for ln in lines[1:]:
+        fields = ln.rstrip("\n").split(",")
+        if not ln.endswith("\n") or len(fields) != len(HISTORY_COLUMNS):
+            continue  # a line a kill cut short: dropped on resume
+        try:
+            int(fields[0]), int(fields[1]), [float(fields[i]) for i in (3, 4, 5)]
+        except ValueError:
+            raise SpectraError(f"{path} is not a spectra history.csv (bad row)") from None
 
 
 def read_history(path: str | os.PathLike) -> pd.DataFrame:

@@ -73,11 +73,21 @@ class Classifier(torch.nn.Module):
     output (the block's input) at the fixed point q* [T10]; ``readout_scale`` =
     1/sqrt(q*) hands the head features of order one (see the README (training section)). Both are
     buffers, saved with the model. ``.net`` is the VanillaCNN; ``.q_star`` its q*.
+    ``route`` and ``segment``: how the block runs (:func:`spectra.training.circular_block`).
     """
 
-    def __init__(self, net: torch.nn.Module, input_scale: float = 1.0, readout_scale: float = 1.0):
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        input_scale: float = 1.0,
+        readout_scale: float = 1.0,
+        *,
+        route: str = "auto",
+        segment: int = 0,
+    ):
         super().__init__()
         self.net = net
+        self.route, self.segment = route, int(segment)
         self.register_buffer("input_scale", torch.tensor(float(input_scale), dtype=torch.float64))
         self.register_buffer(
             "readout_scale", torch.tensor(float(readout_scale), dtype=torch.float64)
@@ -92,7 +102,11 @@ class Classifier(torch.nn.Module):
         return self.net.features(x * self.input_scale.to(x.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.net.block(self.block_input(x))
+        from ._fast import circular_block
+
+        h = circular_block(
+            self.net.block, self.block_input(x), route=self.route, segment=self.segment
+        )
         h = h.mean(dim=tuple(range(2, h.ndim))) * self.readout_scale.to(h.dtype)
         return self.net.head(h)
 
@@ -146,7 +160,7 @@ def build_model(config: TrainConfig, data: Dataset, dtype=torch.float32) -> Clas
         else 1.0
     )
     r = 1.0 / math.sqrt(q) if (config.readout_scale and ok) else 1.0
-    return Classifier(net, a, r)
+    return Classifier(net, a, r, route=config.block_route, segment=config.segment)
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
