@@ -31,6 +31,10 @@ from ._maps import (
     q_map as q_map,
     q_star as q_star,
 )
+from ._radial import (
+    radial_log_singular_value as radial_log_singular_value,
+    radial_mode_count as radial_mode_count,
+)
 from ._modes import (
     fourier_eigenvalues as fourier_eigenvalues,
     mode_depth_scales as mode_depth_scales,
@@ -64,4 +68,6 @@ __all__ = [
     "appendix_f_perturbation",
     "ensemble_first_diagonal",
     "fit_decay_rate",
+    "radial_log_singular_value",
+    "radial_mode_count",
 ]
