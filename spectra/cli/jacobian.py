@@ -224,14 +224,14 @@ def _write_outputs(
     import pandas as pd
 
     from ..plots.jacobian import density_figure, jacobian_figure
-    from ..studies import density_frame_lanczos, summary_row, sv_frame
+    from ..studies import bulk_frame, density_frame_lanczos, summary_row, sv_frame
     from ..tables import write_csv
 
     row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
     if res.log_singular_values is not None:
         sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)
         write_csv(sv, folder / "singular_values.csv")
-        fig = jacobian_figure(sv, frame, row)
+        fig = jacobian_figure(sv, bulk_frame(frame, row), row)
     else:
         dens = density_frame_lanczos(res, frame)
         write_csv(dens, folder / "density.csv")
