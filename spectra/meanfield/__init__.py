@@ -31,15 +31,15 @@ from ._maps import (
     q_map as q_map,
     q_star as q_star,
 )
-from ._radial import (
-    radial_log_singular_value as radial_log_singular_value,
-    radial_mode_count as radial_mode_count,
-)
 from ._modes import (
     fourier_eigenvalues as fourier_eigenvalues,
     mode_depth_scales as mode_depth_scales,
     modes_frame as modes_frame,
     sorted_singular_values as sorted_singular_values,
+)
+from ._radial import (
+    radial_log_singular_value as radial_log_singular_value,
+    radial_mode_count as radial_mode_count,
 )
 
 __all__ = [

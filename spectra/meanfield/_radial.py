@@ -19,8 +19,8 @@ the cosine cos(theta_l) = chi_q / T_l, which gives the prediction used by defaul
 
 measured against the engine it is within 0.01 nats of the smallest singular value at q* =
 1/L for L >= 256, 0.02 at L = 64, and 0.2 nats (of 19) at sigma_b = 0.05, where the
-linear prediction is off by 3.7. There is one such mode per set of units that the kernel mixes: one for a
-kernel that mixes pixels, one per pixel (n^dim) for a delta kernel [T35].
+linear prediction is off by 3.7. There is one such mode per set of units that the kernel
+mixes: one for a kernel that mixes pixels, one per pixel (n^dim) for a delta kernel [T35].
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from reference import explicit_jacobian
+
 from spectra.jacobian import ConvStack
 from spectra.meanfield import (
     chi_q,
@@ -37,7 +37,9 @@ def test_radial_linear_is_chi_q_power_at_fixed_point_vs_analytic():
         assert abs(got - depth * math.log(chi_q(sw, sb, q=q))) < 1e-9
 
 
-@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
+)
 def test_radial_outlier_vs_dense_jacobian_orth(seed):
     # orth, N = 256, L = 64, q* = 1/64: one value ~1.5 nats below the bulk, at the
     # prediction within 0.1 nats (measured spread over seeds at N = 128: 0.06; the finite-N
