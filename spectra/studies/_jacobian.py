@@ -184,7 +184,11 @@ def summary_row(res, config: dict, *, seed: int, theory: bool, frame=None) -> di
     row = {k: config[k] for k in CONFIG_COLUMNS if k in config}
     row["method"], row["seed"] = res.method, seed
     tm, tv = _theory_moments(config) if theory else (math.nan, math.nan)
-    out = outlier_theory(config, frame if theory else None)
+    out = (
+        outlier_theory(config, frame)
+        if theory
+        else {"n_outliers": 0, "theory_log_s_outlier": math.nan, "bulk_factor": 1.0}
+    )
     row.update(n_outliers=out["n_outliers"], theory_log_s_outlier=out["theory_log_s_outlier"])
     ks = w1 = ks_all = w1_all = math.nan
     if res.log_singular_values is not None:
