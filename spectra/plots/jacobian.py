@@ -118,11 +118,16 @@ def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
 
 
 def _log_axis(ax) -> None:
-    """A log s axis with plain labels at 1, 2, 5 per decade (spectra spanning decades)."""
+    """A log s axis for spectra spanning decades: labels at 1, 2, 5 per decade over a
+    short range, else at most ~7 powers of ten."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    lo, hi = ax.get_xlim()
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 1.0
+    subs = (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
+    step = max(1, int(math.ceil(decades / 7)))  # at most ~7 labels
+    ax.xaxis.set_major_locator(LogLocator(base=10.0**step, subs=subs, numticks=12))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
