@@ -39,6 +39,7 @@ from spectra import rmt
 from spectra.jacobian import ConvStack, spectrum
 from spectra.meanfield import operating_point
 from spectra.network import BlockSpec, fixed_point_input
+from spectra.studies import bulk_frame, outlier_theory
 from spectra.tables import write_csv
 
 KEYS = ["part", "net", "init", "depth", "channels", "size", "kernel", "seed"]
@@ -111,8 +112,7 @@ def run_one(cfg: dict, seed: int, device: str) -> tuple[dict, np.ndarray, pd.Dat
         var_sq=float(s2.var()),
         theory_mean_sq=mean,
         theory_var_sq=var,
-        ks=rmt.ks_distance(logs, frame, log=True),
-        w1_log=rmt.wasserstein_log(logs, frame, log=True),
+        **_outlier_columns(cfg, sw, sb, q, logs, frame),
         n_nonfinite=int((~np.isfinite(logs)).sum()),
         log_s2_max=float(2 * logs[0]),
         log_s2_min=float(2 * logs[-1]),
@@ -123,6 +123,28 @@ def run_one(cfg: dict, seed: int, device: str) -> tuple[dict, np.ndarray, pd.Dat
     for k in BASE:
         theory[k] = cfg[k]
     return row, logs, theory
+
+
+def _outlier_columns(cfg: dict, sw: float, sb: float, q: float, logs, frame) -> dict:
+    """Mean-field outliers [T35] and the distances: ``ks``/``w1_log`` of the bulk (the
+    outliers left out, against the law lifted by the trace they give up), ``ks_all`` /
+    ``w1_log_all`` of every value."""
+    config = dict(
+        init=cfg["init"], depth=cfg["depth"], channels=cfg["channels"], size=cfg["size"],
+        dim=2, sigma_w=sw, sigma_b=sb, q_star=q, activation="tanh",
+    )  # fmt: skip
+    out = outlier_theory(config, frame)
+    k = out["n_outliers"]
+    bulk = bulk_frame(frame, out)
+    return dict(
+        n_outliers=k,
+        theory_log_s_outlier=out["theory_log_s_outlier"],
+        log_s_min=float(np.min(logs)),
+        ks=rmt.ks_distance(logs, bulk, log=True, outliers=k),
+        w1_log=rmt.wasserstein_log(logs, bulk, log=True, outliers=k),
+        ks_all=rmt.ks_distance(logs, frame, log=True),
+        w1_log_all=rmt.wasserstein_log(logs, frame, log=True),
+    )
 
 
 def _compact_theory(th: pd.DataFrame) -> pd.DataFrame:

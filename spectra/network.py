@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .activations import Activation, get_activation
-from .errors import SpectraError
+from .errors import SpectraError, check_choice
 
 __all__ = [
     "VanillaCNN",
@@ -45,6 +45,7 @@ __all__ = [
     "circular_conv",
     "iter_block_layers",
     "fixed_point_input",
+    "INPUT_SCALINGS",
 ]
 
 
@@ -153,6 +154,12 @@ def iter_block_layers(
             yield FactoredLayer(w.to(dtype), b.to(dtype), factors)
 
 
+#: How :func:`fixed_point_input` scales h^0 ([T21]): ``"pixel"`` (default) rescales each
+#: pixel's c-vector to mean square exactly q* (so the whole input is at q* too), ``"global"``
+#: rescales the whole input once, ``"iid"`` is the plain i.i.d. N(0, q*) draw.
+INPUT_SCALINGS = ("pixel", "global", "iid")
+
+
 def fixed_point_input(
     channels: int,
     size: int,
@@ -163,17 +170,32 @@ def fixed_point_input(
     batch: int | None = None,
     generator: torch.Generator | None = None,
     dtype=torch.float64,
+    scaling: str = "pixel",
 ) -> torch.Tensor:
-    """x^0 = phi(h^0) with h^0 ~ N(0, q*) i.i.d. [T21]; shape (c, *n) or (batch, c, *n).
+    """x^0 = phi(h^0) with h^0 at the fixed point q* [T21]; shape (c, *n) or (batch, c, *n).
 
-    For q* = 0 or NaN (e.g. linear nets) h^0 ~ N(0, 1) is used instead.
+    h^0 is drawn N(0, 1) i.i.d. and, by default (``scaling="pixel"``), each pixel's
+    c-vector is rescaled so that its empirical mean square is exactly q*; ``"global"``
+    rescales the whole input (per batch item) once; ``"iid"`` keeps the draw N(0, q*)
+    i.i.d., whose mean square is off by ~sqrt(2/N) -- an offset the q-map relaxes only over
+    ~1/(2 q*) layers, so at q* = 1/L it survives the whole network (see [T21]). Per pixel
+    is the exact fixed point also for kernels that do not mix pixels (delta-orthogonal),
+    where each pixel is its own network. For q* = 0 or NaN (linear nets) q = 1 is used.
     """
+    check_choice("scaling", scaling, INPUT_SCALINGS)
     act = get_activation(activation)
     shape = (channels,) + (size,) * dim
     if batch is not None:
         shape = (batch, *shape)
     q = q_star if (q_star is not None and math.isfinite(q_star) and q_star > 0) else 1.0
-    h = torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(q)
+    h = torch.randn(shape, generator=generator, dtype=torch.float64)
+    if scaling == "iid":
+        h = h * math.sqrt(q)
+    else:
+        cax = 0 if batch is None else 1
+        axes = (cax,) if scaling == "pixel" else tuple(range(cax, h.ndim))
+        ms = h.square().mean(dim=axes, keepdim=True)
+        h = h * torch.sqrt(q / ms)
     return act.torch_phi(h).to(dtype)
 
 

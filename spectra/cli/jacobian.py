@@ -91,6 +91,13 @@ def jacobian(
             help="Native kernel: auto (where it is the faster route on this CPU) | on | off.",
         ),
     ] = "auto",
+    input_scaling: Annotated[
+        str,
+        typer.Option(
+            "--input-scaling",
+            help="h0 at q* exactly per pixel (pixel), over the input (global), or i.i.d. (iid).",
+        ),
+    ] = "pixel",
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float32",
@@ -143,6 +150,9 @@ def jacobian(
     use_native = {"auto": None, "on": True, "off": False}[
         check_choice("--native", native, ("auto", "on", "off"))
     ]
+    from ..network import INPUT_SCALINGS
+
+    check_choice("--input-scaling", input_scaling, INPUT_SCALINGS)
 
     import torch
 
@@ -172,7 +182,9 @@ def jacobian(
     tune_allocator()
 
     g_in = torch.Generator().manual_seed(seed + INPUT_SEED_OFFSET)
-    x0 = fixed_point_input(channels, size, dim=dim, q_star=qs, activation=act, generator=g_in)
+    x0 = fixed_point_input(
+        channels, size, dim=dim, q_star=qs, activation=act, generator=g_in, scaling=input_scaling
+    )
     stack = replace(ConvStack.from_spec(spec, x0, act, seed=seed), native=use_native)
     config = {
         "init": init,
@@ -187,8 +199,13 @@ def jacobian(
         "q_star": qs,
         "dtype": dtype,
     }
+    if input_scaling == "iid" and act.name == "tanh" and qs > 0:
+        # the outlier theory from the input's actual mean square (h0 = atanh x0)
+        config["q0"] = float(torch.atanh(x0.double()).square().mean())
     frame_future = _prepare_theory(config, theory)  # overlaps the engine
-    with command_run(out, seed=seed, device=dev, quiet=quiet, **config) as ctx:
+    with command_run(
+        out, seed=seed, device=dev, quiet=quiet, input_scaling=input_scaling, **config
+    ) as ctx:
         lanczos = method == "lanczos" or (method == "auto" and spec.n_features > FULL_SVD_MAX_N)
         total = depth * (1 + 2 * min(lanczos_steps, spec.n_features)) if lanczos else depth
         with progress_bar(f"layer passes ({method})", total, quiet) as advance:
@@ -258,14 +275,14 @@ def _write_outputs(
     import pandas as pd
 
     from ..plots.jacobian import density_figure, jacobian_figure
-    from ..studies import density_frame_lanczos, summary_row, sv_frame
+    from ..studies import bulk_frame, density_frame_lanczos, summary_row, sv_frame
     from ..tables import write_csv
 
     row = summary_row(res, config, seed=seed, theory=theory, frame=frame)
     if res.log_singular_values is not None:
         sv = sv_frame(res.log_singular_values, config, method=res.method, seed=seed)
         write_csv(sv, folder / "singular_values.csv")
-        fig = jacobian_figure(sv, frame, row)
+        fig = jacobian_figure(sv, bulk_frame(frame, row), row)
     else:
         dens = density_frame_lanczos(res, frame)
         write_csv(dens, folder / "density.csv")

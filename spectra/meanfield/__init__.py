@@ -40,6 +40,10 @@ from ._modes import (
     modes_frame as modes_frame,
     sorted_singular_values as sorted_singular_values,
 )
+from ._radial import (
+    radial_log_singular_value as radial_log_singular_value,
+    radial_mode_count as radial_mode_count,
+)
 
 __all__ = [
     "q_map",
@@ -68,4 +72,6 @@ __all__ = [
     "appendix_f_perturbation",
     "ensemble_first_diagonal",
     "fit_decay_rate",
+    "radial_log_singular_value",
+    "radial_mode_count",
 ]

@@ -13,6 +13,7 @@ from ._density import (
 )
 from ._distances import (
     ks_distance as ks_distance,
+    scale_frame as scale_frame,
     wasserstein_log as wasserstein_log,
 )
 from ._laws import (
@@ -35,5 +36,6 @@ __all__ = [
     "frame_moments",
     "ks_distance",
     "wasserstein_log",
+    "scale_frame",
     "weight_law",
 ]

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import SpectraError
 
 
-def _empirical_log_lambda(singular_values, log: bool) -> np.ndarray:
+def _empirical_log_lambda(singular_values, log: bool, outliers: int = 0) -> np.ndarray:
     s = np.asarray(
         singular_values.detach().cpu().numpy()
         if hasattr(singular_values, "detach")
@@ -23,12 +23,15 @@ def _empirical_log_lambda(singular_values, log: bool) -> np.ndarray:
     ).ravel()
     if s.size == 0:
         raise SpectraError("no singular values given")
+    outliers = int(outliers)
+    if outliers < 0 or outliers >= s.size:
+        raise SpectraError(f"outliers must be in [0, {s.size - 1}], got {outliers}")
     if log:
-        return np.sort(2.0 * s)
+        return np.sort(2.0 * s)[outliers:]
     if np.any(s < 0) or np.any(np.isnan(s)):
         raise SpectraError("singular values must be non-negative")
     with np.errstate(divide="ignore"):
-        return np.sort(2.0 * np.log(s))
+        return np.sort(2.0 * np.log(s))[outliers:]
 
 
 def _frame_cdf(frame: pd.DataFrame) -> tuple[Callable, Callable]:
@@ -53,13 +56,15 @@ def _frame_cdf(frame: pd.DataFrame) -> tuple[Callable, Callable]:
     return F, F
 
 
-def ks_distance(singular_values, law, *, log: bool = False) -> float:
+def ks_distance(singular_values, law, *, log: bool = False, outliers: int = 0) -> float:
     """Kolmogorov–Smirnov distance sup |F_emp − F| between the empirical law of s² and ``law``.
 
     ``law`` is a :func:`density_frame` (compared in log λ, exact where s² under/overflows)
     or a callable CDF of λ = s². ``log=True``: ``singular_values`` are natural logs of s.
+    ``outliers``: the number of smallest values left out (the radial modes [T35]), so the
+    distance is that of the bulk to a bulk law (see :func:`scale_frame`).
     """
-    x = _empirical_log_lambda(singular_values, log)
+    x = _empirical_log_lambda(singular_values, log, outliers)
     n = x.size
     if isinstance(law, pd.DataFrame):
         cdf, left = _frame_cdf(law)
@@ -73,13 +78,15 @@ def ks_distance(singular_values, law, *, log: bool = False) -> float:
     return float(max(np.max(i / n - F), np.max(F_left - (i - 1) / n), 0.0))
 
 
-def wasserstein_log(singular_values, law: pd.DataFrame, *, log: bool = False) -> float:
+def wasserstein_log(
+    singular_values, law: pd.DataFrame, *, log: bool = False, outliers: int = 0
+) -> float:
     """Wasserstein-1 distance between the empirical law of log s² and that of a frame:
     ∫ |F_emp(ℓ) − F(ℓ)| dℓ, exact for the frame's piecewise-linear CDF. In nats; inf if
-    any singular value is 0 (log −inf) or inf."""
+    any singular value is 0 (log −inf) or inf. ``outliers``: as :func:`ks_distance`."""
     if not isinstance(law, pd.DataFrame):
         raise SpectraError("law must be a density frame")
-    x = _empirical_log_lambda(singular_values, log)
+    x = _empirical_log_lambda(singular_values, log, outliers)
     if np.any(np.isnan(x)):
         raise SpectraError("singular values must not be NaN")
     if not np.all(np.isfinite(x)):
@@ -97,3 +104,24 @@ def wasserstein_log(singular_values, law: pd.DataFrame, *, log: bool = False) ->
         cross = 0.5 * h * (a * a + b * b) / (np.abs(a) + np.abs(b))
     part = np.where(same, part, np.nan_to_num(cross))
     return float(part.sum())
+
+
+def scale_frame(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """The law of ``factor`` · λ for λ distributed as ``frame`` (a copy): ``log_lambda``
+    and the support shift by log ``factor``, densities per unit λ divide by it, the CDF and
+    the log-λ density are unchanged. Used for the bulk law of a finite net, whose bulk takes
+    the trace that its outliers give up [T35]."""
+    if not (factor > 0 and np.isfinite(factor)):
+        raise SpectraError(f"factor must be positive and finite, got {factor!r}")
+    out = frame.copy()
+    shift = float(np.log(factor))
+    out["log_lambda"] = frame["log_lambda"] + shift
+    with np.errstate(over="ignore"):
+        out["lambda"] = frame["lambda"] * factor
+        out["density"] = frame["density"] / factor
+    out.attrs = dict(frame.attrs)
+    lo, hi = frame.attrs.get("log_support", (np.nan, np.nan))
+    out.attrs["log_support"] = (lo + shift, hi + shift)
+    if frame.attrs.get("point_mass") is not None:
+        out.attrs["point_mass"] = frame.attrs["point_mass"] * factor
+    return out

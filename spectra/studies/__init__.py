@@ -4,7 +4,9 @@ theory, weight spectra (Fig S4), and the training studies (correlation, trainabi
 
 from ._jacobian import (
     SPECTRAL_STATS as SPECTRAL_STATS,
+    bulk_frame as bulk_frame,
     density_frame_lanczos as density_frame_lanczos,
+    outlier_theory as outlier_theory,
     spectral_stats as spectral_stats,
     summary_row as summary_row,
     sv_frame as sv_frame,
@@ -37,6 +39,8 @@ __all__ = [
     "xi_c_curve",
     "SPECTRAL_STATS",
     "spectral_stats",
+    "outlier_theory",
+    "bulk_frame",
     "sv_frame",
     "summary_row",
     "theory_frame",

@@ -46,13 +46,28 @@ def _train_config(cfg: dict, **over):
     return TrainConfig(**args)
 
 
+def _radial_modes(cfg: dict, s) -> int:
+    """Outliers to leave out of the bulk statistics [T35]: the radial modes (1, or one per
+    pixel for delta-orth) of orthogonal kernels; none for Gaussian ones (their bulk
+    reaches down to the radial mode)."""
+    from ..rmt import weight_law
+
+    try:
+        if weight_law(cfg["init"]) != 1:
+            return 0
+    except SpectraError:
+        return 0
+    return s.numel() // int(cfg["channels"]) if cfg["init"] == "delta-orth" else 1
+
+
 def correlate_job(cfg: dict) -> pd.DataFrame:
     """One configuration of ``spectra correlate``.
 
     ``cfg`` holds :class:`spectra.train.TrainConfig` fields (``dataset, init, depth,
     channels, steps, lr, optimizer, batch_size, seed`` …) plus ``target`` (accuracy
     threshold), ``window`` (running-mean length) and ``data_dir``. Returns one row: the
-    config, :data:`SPECTRAL_STATS` of the block's Jacobian at init, ``steps_to_target``
+    config, :data:`SPECTRAL_STATS` of the block's Jacobian at init (the bulk condition
+    number leaves out the radial modes, see :func:`_radial_modes`), ``steps_to_target``
     (NaN if never reached), ``accuracy_after`` (running train accuracy after ``steps``)
     and ``test_accuracy``.
     """
@@ -65,7 +80,9 @@ def correlate_job(cfg: dict) -> pd.DataFrame:
     with torch.no_grad():
         x = model64.block_input(data.x_train[:1].to(torch.float64))
     s = singular_values(model64.net.block, x[0])
-    stats = spectral_stats(np.log(s.detach().cpu().double().numpy()))
+    stats = spectral_stats(
+        np.log(s.detach().cpu().double().numpy()), outliers=_radial_modes(cfg, s)
+    )
     del model64
     hist = train(tc, None, data=data)
     window = int(cfg.get("window", 50))

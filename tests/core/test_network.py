@@ -102,9 +102,23 @@ def test_explicit_operating_point_and_same_seed_same_weights():
         assert torch.equal(p, q)
 
 
+def test_fixed_point_input_exact_mean_square_per_pixel_and_global():
+    # default: each pixel's c-vector of h^0 = atanh(x0) has mean square q* exactly [T21];
+    # 1e-12 relative is float64 rounding through tanh/atanh at |h| ~ 1
+    x = fixed_point_input(16, 5, q_star=0.3, generator=_gen(3))
+    h = torch.atanh(x)
+    assert torch.allclose(h.square().mean(0), torch.full((5, 5), 0.3, dtype=h.dtype), rtol=1e-12)
+    xg = fixed_point_input(16, 5, q_star=0.3, generator=_gen(3), scaling="global", batch=2)
+    hg = torch.atanh(xg)
+    assert torch.allclose(hg.square().mean((1, 2, 3)), torch.full((2,), 0.3, dtype=h.dtype))
+    assert hg[0].square().mean(0).std() > 1e-3  # global only: pixels differ
+    with pytest.raises(SpectraError):
+        fixed_point_input(4, 4, q_star=0.3, scaling="exact")
+
+
 def test_fixed_point_input_variance():
-    # h^0 ~ N(0, q*) [T21]: the sample variance of atanh(x0) is q* within 4 s.e.
-    x = fixed_point_input(64, 16, q_star=0.5, generator=_gen(11))
+    # the i.i.d. draw h^0 ~ N(0, q*) [T21]: sample variance q* within 4 s.e.
+    x = fixed_point_input(64, 16, q_star=0.5, generator=_gen(11), scaling="iid")
     h = torch.atanh(x)
     se = 0.5 * math.sqrt(2 / h.numel())
     assert abs(h.var().item() - 0.5) < 4 * se
