@@ -2,7 +2,7 @@
 
 Implements Xiao et al. (2018), "Dynamical Isometry and a Mean Field Theory of CNNs: How to
 Train 10,000-Layer Vanilla CNNs". Formulas are cited by their number on the theory page
-(``docs/theory.md``, [T1]-[T35]).
+(``docs/theory.md``, [T1]-[T36]).
 
 The public names are listed once, in the ``TYPE_CHECKING`` block below, which is what type
 checkers and IDEs read. At run time the same list is read from this file and each name is

@@ -1,4 +1,4 @@
-"""The radial mode of the input-output Jacobian [T35]: the direction of the signal itself.
+"""The radial mode of the input-output Jacobian [T36]: the direction of the signal itself.
 
 A perturbation of x^0 along the signal changes the length q of every later layer, so it
 follows the q-map's slope V'(q^l) [T11], not chi_1 [T12]: with p^l = E phi(sqrt(q^l) z)^2,
@@ -20,7 +20,7 @@ the cosine cos(theta_l) = chi_q / T_l, which gives the prediction used by defaul
 measured against the engine it is within 0.01 nats of the smallest singular value at q* =
 1/L for L >= 256, 0.02 at L = 64, and 0.2 nats (of 19) at sigma_b = 0.05, where the
 linear prediction is off by 3.7. There is one such mode per set of units that the kernel
-mixes: one for a kernel that mixes pixels, one per pixel (n^dim) for a delta kernel [T35].
+mixes: one for a kernel that mixes pixels, one per pixel (n^dim) for a delta kernel [T36].
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def radial_log_singular_value(
     q0: float,
     leak: bool = True,
 ) -> float:
-    """log s_r of the radial mode [T35] of a depth-``depth`` net whose input h^0 has mean
+    """log s_r of the radial mode [T36] of a depth-``depth`` net whose input h^0 has mean
     square ``q0`` (natural log): sum_{l=1..L} log V'(q^l) + (log p^0 - log p^L) / 2 along
     the mean-field trajectory q^{l+1} = V(q^l) from q^0 = q0. float64, O(depth) quadratures.
     ``leak=False`` leaves out the per-layer cosine (the linear, q* -> 0 prediction).
@@ -75,6 +75,6 @@ def radial_log_singular_value(
 
 
 def radial_mode_count(init: str, size: int, dim: int) -> int:
-    """How many radial modes J has [T35]: n^dim for a kernel that does not mix pixels
+    """How many radial modes J has [T36]: n^dim for a kernel that does not mix pixels
     (``delta-orth``: J is block-diagonal over the pixels, one c x c block each), else 1."""
     return int(size) ** int(dim) if init == "delta-orth" else 1

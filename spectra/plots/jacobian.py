@@ -74,7 +74,7 @@ def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
     with Freedman-Diaconis bins, drawn against s (a log axis where the values span more
     than a decade), the bulk law's density per unit ln s on it (``frame``: the bulk law,
     see :func:`spectra.studies.bulk_frame`), the outliers as red ticks and their
-    mean-field position [T35] as a dashed line. Right: the bulk's empirical CDF against
+    mean-field position [T36] as a dashed line. Right: the bulk's empirical CDF against
     the law's, the KS distance marked where it is attained."""
     fig = Figure(figsize=(10.0, 4.0))
     ax, bx = fig.subplots(1, 2)

@@ -61,7 +61,7 @@ def ks_distance(singular_values, law, *, log: bool = False, outliers: int = 0) -
 
     ``law`` is a :func:`density_frame` (compared in log λ, exact where s² under/overflows)
     or a callable CDF of λ = s². ``log=True``: ``singular_values`` are natural logs of s.
-    ``outliers``: the number of smallest values left out (the radial modes [T35]), so the
+    ``outliers``: the number of smallest values left out (the radial modes [T36]), so the
     distance is that of the bulk to a bulk law (see :func:`scale_frame`).
     """
     x = _empirical_log_lambda(singular_values, log, outliers)
@@ -110,7 +110,7 @@ def scale_frame(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
     """The law of ``factor`` · λ for λ distributed as ``frame`` (a copy): ``log_lambda``
     and the support shift by log ``factor``, densities per unit λ divide by it, the CDF and
     the log-λ density are unchanged. Used for the bulk law of a finite net, whose bulk takes
-    the trace that its outliers give up [T35]."""
+    the trace that its outliers give up [T36]."""
     if not (factor > 0 and np.isfinite(factor)):
         raise SpectraError(f"factor must be positive and finite, got {factor!r}")
     out = frame.copy()

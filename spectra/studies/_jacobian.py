@@ -6,7 +6,7 @@ for Lanczos, ``density.csv`` (``lambda, density, source``), with the free-probab
 columns from :mod:`spectra.rmt` ([T29], [T34]): ``theory_mean_sq``, ``theory_var_sq``,
 ``ks`` (KS distance of the bulk's s^2 to the bulk law, in log lambda), ``w1_log``
 (Wasserstein-1 distance of log s^2, bulk), ``ks_all`` / ``w1_log_all`` (every value
-against the law), and the outlier columns of mean field ([T35]): ``n_outliers`` (radial
+against the law), and the outlier columns of mean field ([T36]): ``n_outliers`` (radial
 modes below the law's support) and ``theory_log_s_outlier`` (their predicted log s).
 """
 
@@ -106,7 +106,7 @@ def spectral_stats(log_s, *, outliers: int = 0) -> dict[str, float]:
     any order; -inf for a zero): mean and variance of s^2, the variance over the squared
     mean (scale-free), log10(s_max / s_min) computed in the log domain (exact where s
     under- or overflows float64), the extremes and their logs; and, leaving out the
-    ``outliers`` smallest values (the radial modes [T35]), ``log10_condition_bulk`` and
+    ``outliers`` smallest values (the radial modes [T36]), ``log10_condition_bulk`` and
     ``log_s_bulk_min``. The one place they are computed: the Jacobian summary and the
     training studies both call it."""
     ls = np.sort(np.asarray(log_s, dtype=np.float64).ravel())[::-1]
@@ -133,7 +133,7 @@ def spectral_stats(log_s, *, outliers: int = 0) -> dict[str, float]:
 
 
 def outlier_theory(config: dict, frame=None) -> dict:
-    """Mean-field outliers of J for ``config`` [T35]: ``n_outliers`` (the radial modes,
+    """Mean-field outliers of J for ``config`` [T36]: ``n_outliers`` (the radial modes,
     1 or n^dim, counted only where the law puts less than half a value below the predicted
     position -- else the mode sits inside the bulk), ``theory_log_s_outlier`` (their
     predicted log s, from the input's mean square ``config["q0"]``, default q*) and

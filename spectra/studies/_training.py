@@ -47,7 +47,7 @@ def _train_config(cfg: dict, **over):
 
 
 def _radial_modes(cfg: dict, s) -> int:
-    """Outliers to leave out of the bulk statistics [T35]: the radial modes (1, or one per
+    """Outliers to leave out of the bulk statistics [T36]: the radial modes (1, or one per
     pixel for delta-orth) of orthogonal kernels; none for Gaussian ones (their bulk
     reaches down to the radial mode)."""
     from ..rmt import weight_law

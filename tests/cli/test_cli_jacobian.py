@@ -38,7 +38,7 @@ def test_writes_three_files_and_same_seed_same_bytes(tmp_path):
     # summary: identical except the wall time and the theory columns (off in run b)
     sa, sb = pd.read_csv(a / "summary.csv"), pd.read_csv(b / "summary.csv")
     drop = ["seconds", "theory_mean_sq", "theory_var_sq", "ks", "w1_log", "ks_all", "w1_log_all"]
-    # and the outlier theory [T35] with what depends on it (the bulk's statistics)
+    # and the outlier theory [T36] with what depends on it (the bulk's statistics)
     drop += ["n_outliers", "theory_log_s_outlier", "bulk_factor"]
     drop += ["log10_condition_bulk", "log_s_bulk_min"]
     pd.testing.assert_frame_equal(sa.drop(columns=drop), sb.drop(columns=drop))

@@ -1,4 +1,4 @@
-"""The radial-mode outlier of J [T35] against the explicit dense Jacobian of small nets."""
+"""The radial-mode outlier of J [T36] against the explicit dense Jacobian of small nets."""
 
 from __future__ import annotations
 

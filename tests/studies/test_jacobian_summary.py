@@ -1,4 +1,4 @@
-"""Outlier and bulk columns of the Jacobian summary ([T35]) on the engine's spectrum."""
+"""Outlier and bulk columns of the Jacobian summary ([T36]) on the engine's spectrum."""
 
 from __future__ import annotations
 
