@@ -200,4 +200,3 @@ def weights_cost(channels: list[int], size: int, kernel: int, dim: int, seeds: i
     flops = sum(10.0 * (_f(c) * pos) ** 3 + pos * 10.0 * _f(c) ** 3 for c in channels)
     mem = 3 * n_max**2 * 8 + _f(seeds) * sum(2 * _f(c) * pos for c in channels) * 8
     return Cost("dense SVD", mem, _f(seeds) * flops / FLOP_RATE)
-

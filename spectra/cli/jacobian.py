@@ -56,6 +56,7 @@ def _check_bounds(depth, channels, size, kernel, lanczos_steps, probes) -> None:
     check_int("--lanczos-steps", lanczos_steps, 2)
     check_int("--probes", probes, 1)
 
+
 def _check_names(method, init, activation, native) -> None:
     from ..activations import ACTIVATIONS
     from ..jacobian import METHODS
