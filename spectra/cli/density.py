@@ -91,15 +91,20 @@ def density(
     from ..rmt import density_frame
     from ..tables import write_csv
 
-    frame = density_frame(
-        depth,
-        "orth" if kappa else "gaussian",
-        sigma_w=sigma_w,
-        sigma_b=sigma_b,
-        q_star=q_star,
-        activation=act,
-        points=points,
-    )
+    try:
+        frame = density_frame(
+            depth,
+            "orth" if kappa else "gaussian",
+            sigma_w=sigma_w,
+            sigma_b=sigma_b,
+            q_star=q_star,
+            activation=act,
+            points=points,
+        )
+    except (RuntimeError, FloatingPointError) as e:  # the solver's own failure report
+        raise SpectraError(
+            f"no density for --weights {weights} --depth {depth} at this operating point: {e}"
+        ) from None
     a = frame.attrs
     with command_run(out, seed=seed, device=None, quiet=quiet, command="density") as ctx:
         table = frame[["lambda", "density", "log_lambda", "density_log", "cdf", "atom"]].copy()

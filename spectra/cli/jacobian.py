@@ -200,14 +200,20 @@ def jacobian(
         lanczos = method == "lanczos" or (method == "auto" and spec.n_features > FULL_SVD_MAX_N)
         total = depth * (1 + 2 * min(lanczos_steps, spec.n_features)) if lanczos else depth
         with progress_bar(f"layer passes ({method})", total, quiet) as advance:
-            res = spectrum(
-                stack,
-                method,
-                dtype=tdtype,
-                device=dev,
-                progress=advance,
-                lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
-            )
+            try:
+                res = spectrum(
+                    stack,
+                    method,
+                    dtype=tdtype,
+                    device=dev,
+                    progress=advance,
+                    lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
+                )
+            except FloatingPointError as e:  # e.g. relu switching off a whole layer
+                raise SpectraError(
+                    f"the Jacobian of this network has no finite log-spectrum ({e}); "
+                    "try another --seed, a larger --channels/--size or a smooth --activation"
+                ) from None
         summary = _write_outputs(
             ctx.folder, res, config, seed=seed, theory=theory, frame_future=frame_future
         )

@@ -324,6 +324,11 @@ def correlate_cmd(
         batch_size=batch_size,
         lr_scaling=lr_scaling,
     )
+    if len(configs) < 3:
+        raise SpectraError(
+            f"--inits x --depths x --seeds give {len(configs)} runs; a rank correlation "
+            "needs at least 3"
+        )
     load_dataset(dataset, data_dir)  # fail fast, before any file is written
     from ..tables import write_csv
 
