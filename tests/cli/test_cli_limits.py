@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from spectra.cli import app
-from spectra.cli import cost as cost_mod
+from spectra.cli import app, cost as cost_mod
 
 BIG = "99999999999999999999999"
 
