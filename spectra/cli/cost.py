@@ -4,7 +4,7 @@ Each command turns its options into one or more :class:`Cost` estimates (one per
 it could take) and calls :func:`check_cost` before any heavy import, allocation or file:
 if even the cheapest route needs more memory than the machine has available, or more
 time than :data:`TIME_LIMIT_S`, the command is refused with the numbers in one line;
-``--force`` runs it anyway. The rates below were measured on a 2-core x86 box with one
+``--force`` runs it anyway, unless it needs more than the machine's memory and swap. The rates below were measured on a 2-core x86 box with one
 thread (they are optimistic: a real run is slower, never faster by much), so the time is
 a lower bound and the refusal errs on the side of running.
 """
@@ -63,6 +63,20 @@ def available_memory() -> int:
         return 2**62
 
 
+def total_memory() -> int:
+    """Bytes of physical memory plus swap (MemTotal + SwapTotal of /proc/meminfo), the
+    bound that --force does not lift."""
+    total = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(("MemTotal:", "SwapTotal:")):
+                    total += int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return total or available_memory()
+
+
 def _size(n: float) -> str:
     if not math.isfinite(n):
         return "more than 1e308 bytes"
@@ -95,9 +109,15 @@ def check_cost(options: dict, costs: list[Cost], force: bool) -> Cost:
         return max((c.bytes + BASE_BYTES) / avail, c.seconds / TIME_LIMIT_S)
 
     best = min(costs, key=lambda c: (not fits(c), excess(c), c.seconds))
+    given = " ".join(f"{k} {_value(v)}" for k, v in options.items())
+    if force and best.bytes + BASE_BYTES > total_memory():
+        raise SpectraError(
+            f"{given}: refused even with --force, the job is estimated at "
+            f"{_size(best.bytes + BASE_BYTES)} of memory ({best.route}), more than this "
+            f"machine's {_size(total_memory())} of memory and swap"
+        )
     if force or fits(best):
         return best
-    given = " ".join(f"{k} {_value(v)}" for k, v in options.items())
     raise SpectraError(
         f"{given}: refused before starting, the job is estimated at "
         f"{_size(best.bytes + BASE_BYTES)} of memory and {_duration(best.seconds)} "

@@ -144,6 +144,7 @@ def phase(
     check_int("--points", points, 2, None)
     cost = grid_cost("phase grid", points**2, PHASE_POINT_BYTES, PHASE_POINT_SECONDS)
     check_cost({"--points": points}, [cost], force)
+    check_int("--points", points, 2)
     import numpy as np
 
     from ..meanfield import critical_line, phase_grid

@@ -282,7 +282,7 @@ def command_lines(draw, command: str) -> list[str]:
             args += [name, draw(hostile)]
         elif name in REQUIRED.get(command, ()) or draw(st.booleans()):
             args += [name, draw(valid)]
-    return args + draw(FLAGS)
+    return args + (draw(FLAGS) if clean else [])  # --force runs what it is given
 
 
 def check_contract(args: list[str], outputs: list[str]) -> None:
