@@ -3,10 +3,11 @@
 Each command turns its options into one or more :class:`Cost` estimates (one per route
 it could take) and calls :func:`check_cost` before any heavy import, allocation or file:
 if even the cheapest route needs more memory than the machine has available, or more
-time than :data:`TIME_LIMIT_S`, the command is refused with the numbers in one line;
-``--force`` runs it anyway, unless it needs more than the machine's memory and swap. The rates below were measured on a 2-core x86 box with one
-thread (they are optimistic: a real run is slower, never faster by much), so the time is
-a lower bound and the refusal errs on the side of running.
+time than :data:`TIME_LIMIT_S`, the command is refused with the numbers in one line.
+``--force`` runs it anyway, unless it needs more than the machine's memory and swap. The
+rates below were measured on a 2-core x86 box with one thread (they are optimistic: a real
+run is slower, never faster by much), so the time is a lower bound and the refusal errs on
+the side of running.
 """
 
 from __future__ import annotations
