@@ -86,12 +86,19 @@ def _torch_ones_like(x):
     return torch.ones_like(x)
 
 
+def _sech2(x):
+    """sech(x)^2 = 4 e^{-2|x|} / (1 + e^{-2|x|})^2: no overflow (cosh(x) overflows past
+    |x| ~ 710, where sech^2 underflows to 0 without a warning this way)."""
+    e = np.exp(-2.0 * np.abs(np.asarray(x, dtype=np.float64)))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
 def _tanh() -> Activation:
     def dphi(x):
-        return 1.0 / np.cosh(x) ** 2
+        return _sech2(x)
 
     def d2phi(x):
-        return -2.0 * np.tanh(x) / np.cosh(x) ** 2
+        return -2.0 * np.tanh(x) * _sech2(x)
 
     return Activation(
         "tanh", np.tanh, dphi, d2phi, _torch_tanh, _torch_dtanh, odd=True, builtin=True

@@ -19,3 +19,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def _hypothesis_profiles() -> None:
+    """Profiles for the property-based tests: ``default`` (30 examples per test,
+    derandomized so the suite is reproducible) and ``slow`` (250 per test, random),
+    chosen with the environment variable HYPOTHESIS_PROFILE. No example database is kept
+    (nothing is written into the work tree)."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    common = dict(
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+    settings.register_profile("default", max_examples=30, derandomize=True, **common)
+    settings.register_profile("slow", max_examples=250, **common)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+_hypothesis_profiles()

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from ..errors import SpectraError
+from ..errors import INT_MAX, SpectraError, check_choice, check_int, check_real
 from ..outputs import atomic_output
 from ..tables import run_metadata, write_run_json
 from ._output import Terminated, handle_signals, interrupt_line
@@ -40,7 +40,13 @@ __all__ = [
     "echo",
     "parse_int_list",
     "parse_float_list",
+    "parse_name_list",
+    "ForceOpt",
 ]
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} chars)"
 
 
 def _one_line(message: str) -> str:
@@ -92,7 +98,10 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (every CSV row
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32 | float64.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
-
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Run even when the cost estimate exceeds memory or time."),
+]
 
 OutOpt = Annotated[
     Path, typer.Option("--out", help="Output folder; files appear only when the run is complete.")
@@ -125,30 +134,50 @@ def resolve_dtype(dtype: str):
     return table[dtype]
 
 
-def _split(text: str, name: str, convert, what: str) -> list:
-    """The comma-separated items of ``text`` through ``convert``; one-line refusals."""
-    try:
-        values = [convert(t) for t in text.split(",") if t.strip()]
-    except ValueError:
+def _items(text: str, name: str, what: str) -> list[str]:
+    """The comma-separated items of ``text``, stripped; refuses an empty list or item."""
+    if not text.strip():
+        raise SpectraError(f"{name} must list at least one of its {what}, got {_short(text)}")
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
         raise SpectraError(
-            f"{name} must be a comma-separated list of {what}, got {text!r}"
+            f"{name} has an empty item in {_short(text)}; give {what} separated by single commas"
+        )
+    return items
+
+
+def _convert(items: list[str], name: str, convert, what: str, text: str) -> list:
+    try:
+        return [convert(t) for t in items]
+    except (ValueError, OverflowError):
+        raise SpectraError(
+            f"{name} must be a comma-separated list of {what}, got {_short(text)}"
         ) from None
-    if not values:
-        raise SpectraError(f"{name} must list at least one of its {what}, got {text!r}")
-    return values
 
 
-def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
-    """'2,4,8' -> [2, 4, 8]; a one-line SpectraError names the option on bad input."""
-    values = _split(text, name, int, "integers")
-    if min(values) < minimum:
-        raise SpectraError(f"{name} must be integers >= {minimum}, got {text!r}")
-    return values
+def parse_int_list(
+    text: str, name: str, minimum: int = 1, maximum: int | None = INT_MAX
+) -> list[int]:
+    """'2,4,8' -> [2, 4, 8], each in ``minimum .. maximum``; a one-line SpectraError names
+    the option on bad input (an empty item such as ``2,,4`` included)."""
+    values = _convert(_items(text, name, "integers"), name, int, "integers", text)
+    return [check_int(f"each {name} value", v, minimum, maximum) for v in values]
 
 
-def parse_float_list(text: str, name: str) -> list[float]:
-    """'0.5,1,2' -> [0.5, 1.0, 2.0]; a one-line SpectraError names the option on bad input."""
-    return _split(text, name, float, "numbers")
+def parse_float_list(text: str, name: str, **bounds) -> list[float]:
+    """'0.5,1,2' -> [0.5, 1.0, 2.0], each finite and within ``bounds`` (the keywords of
+    :func:`spectra.errors.check_real`); one-line SpectraError on bad input."""
+    values = _convert(_items(text, name, "numbers"), name, float, "numbers", text)
+    return [check_real(f"each {name} value", v, **bounds) for v in values]
+
+
+def parse_name_list(text: str, name: str, choices) -> list[str]:
+    """'gs0,gs4' -> ['gs0', 'gs4'], each one of ``choices`` and none twice."""
+    names = [check_choice(name, t, choices) for t in _items(text, name, "names")]
+    twice = sorted({t for t in names if names.count(t) > 1})
+    if twice:
+        raise SpectraError(f"{name} lists {', '.join(twice)} more than once in {_short(text)}")
+    return names
 
 
 @dataclass

@@ -12,10 +12,11 @@ from typing import Annotated
 
 import typer
 
-from ..errors import SpectraError
+from ..errors import SpectraError, check_choice, check_int, check_q_star, check_seed, check_sigma
 from .common import (
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     OutOpt,
     QuietOpt,
     SeedOpt,
@@ -26,35 +27,63 @@ from .common import (
     resolve_device,
     resolve_dtype,
 )
+from .cost import check_cost, jacobian_costs
 
 #: The input x0 is drawn from a generator seeded with seed + this offset (the layers use
 #: ``seed`` itself, exactly as ``VanillaCNN(generator=torch.Generator().manual_seed(seed))``).
 INPUT_SEED_OFFSET = 0x9E3779B9
 
 
-def _validate(
-    depth, channels, size, kernel, dim, method, init, activation, lanczos_steps, probes
-) -> None:
-    from ..jacobian import METHODS
-
-    if depth < 1:
-        raise SpectraError(f"--depth must be >= 1, got {depth}")
-    if channels < 1:
-        raise SpectraError(f"--channels must be >= 1, got {channels}")
-    if size < 1:
-        raise SpectraError(f"--size must be >= 1, got {size}")
-    if kernel < 1 or kernel % 2 == 0:
+def _validate(depth, channels, size, kernel, dim, lanczos_steps, probes, seed) -> None:
+    """The numeric options, torch-free (so an impossible job is refused in well under 2 s)."""
+    for name, value in (("--depth", depth), ("--channels", channels), ("--size", size)):
+        check_int(name, value, 1, None)  # the upper bound after the cost estimate
+    check_int("--kernel", kernel, 1, None)
+    if kernel % 2 == 0:
         raise SpectraError(f"--kernel must be an odd integer >= 1, got {kernel}")
-    if dim not in (1, 2):
-        raise SpectraError(f"--dim must be 1 or 2, got {dim}")
-    if method not in METHODS:
-        raise SpectraError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
-    if lanczos_steps < 2 or probes < 1:
-        raise SpectraError("--lanczos-steps must be >= 2 and --probes >= 1")
+    check_int("--dim", dim, 1, 2)
+    check_int("--lanczos-steps", lanczos_steps, 2, None)
+    check_int("--probes", probes, 1, None)
+    check_seed("--seed", seed)
+
+
+def _check_bounds(depth, channels, size, kernel, lanczos_steps, probes) -> None:
+    """Every count within int64, and N = c n^dim too (what torch can index)."""
+    check_int("--depth", depth, 1)
+    check_int("--channels", channels, 1)
+    check_int("--size", size, 1)
+    check_int("--kernel", kernel, 1)
+    check_int("--lanczos-steps", lanczos_steps, 2)
+    check_int("--probes", probes, 1)
+
+
+def _check_names(method, init, activation, native) -> None:
+    from ..activations import ACTIVATIONS
+    from ..jacobian import METHODS
     from ..kernels import INIT_NAMES
 
-    if init not in INIT_NAMES:
-        raise SpectraError(f"unknown --init {init!r}; choose one of {', '.join(INIT_NAMES)}")
+    check_choice("--method", method, METHODS)
+    check_choice("--init", init, INIT_NAMES)
+    check_choice("--activation", activation.lower(), ACTIVATIONS)
+    check_choice("--native", native, ("auto", "on", "off"))
+
+
+def _driving(depth, channels, size, kernel, dim, *_):
+    return {"--depth": depth, "--channels": channels, "--size": size, "--kernel": kernel}
+
+
+def _costs(depth, channels, size, kernel, dim, lanczos_steps, probes, itemsize, routes):
+    return jacobian_costs(
+        depth,
+        channels,
+        size,
+        kernel,
+        dim,
+        routes=routes,
+        itemsize=itemsize,
+        lanczos_steps=lanczos_steps,
+        probes=probes,
+    )
 
 
 @app.command()
@@ -114,6 +143,7 @@ def jacobian(
         str | None,
         typer.Option("--output", help="With --model: the module whose output ends J."),
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Singular values of the Jacobian of `depth` circular convs + activation [T21].
 
@@ -126,6 +156,7 @@ def jacobian(
     if model is not None:
         from .jacobian_model import run_model_jacobian
 
+        check_seed("--seed", seed)
         return run_model_jacobian(
             model_spec=model,
             input_shape=input_shape,
@@ -142,17 +173,26 @@ def jacobian(
             quiet=quiet,
         )
     init = init or "orth"
-    _validate(depth, channels, size, kernel, dim, method, init, activation, lanczos_steps, probes)
-    tdtype = resolve_dtype(dtype)
-    dev = resolve_device(device)
-    from ..errors import check_choice
-
-    use_native = {"auto": None, "on": True, "off": False}[
-        check_choice("--native", native, ("auto", "on", "off"))
-    ]
+    _validate(depth, channels, size, kernel, dim, lanczos_steps, probes, seed)
+    if sigma_w is not None:
+        check_sigma("--sigma-w", sigma_w)
+    if sigma_b is not None:
+        check_sigma("--sigma-b", sigma_b, bias=True)
+    if q_star is not None:
+        check_q_star("--q-star", q_star)
+    itemsize = 8 if dtype == "float64" else 4
+    sizes = (depth, channels, size, kernel, dim, lanczos_steps, probes, itemsize)
+    # before any heavy import: the cheapest route this --method may take must fit
+    first = (method,) if method in ("forward", "dense", "stable", "lanczos") else ("forward",)
+    check_cost(_driving(*sizes), _costs(*sizes, first + ("lanczos",)), force)
+    _check_bounds(depth, channels, size, kernel, lanczos_steps, probes)
+    _check_names(method, init, activation, native)
     from ..network import INPUT_SCALINGS
 
     check_choice("--input-scaling", input_scaling, INPUT_SCALINGS)
+    tdtype = resolve_dtype(dtype)
+    dev = resolve_device(device)
+    use_native = {"auto": None, "on": True, "off": False}[native]
 
     import torch
 
@@ -169,6 +209,9 @@ def jacobian(
     from ..meanfield import operating_point
     from ..network import BlockSpec, fixed_point_input
 
+    n_feat = channels * size**dim
+    route = "lanczos" if method == "auto" and n_feat > FULL_SVD_MAX_N else method
+    check_cost(_driving(*sizes), _costs(*sizes, ("forward" if route == "auto" else route,)), force)
     act = get_activation(activation)
     sw, sb, qs = operating_point(
         depth, sigma_w=sigma_w, sigma_b=sigma_b, q_star=q_star, activation=act
@@ -209,14 +252,20 @@ def jacobian(
         lanczos = method == "lanczos" or (method == "auto" and spec.n_features > FULL_SVD_MAX_N)
         total = depth * (1 + 2 * min(lanczos_steps, spec.n_features)) if lanczos else depth
         with progress_bar(f"layer passes ({method})", total, quiet) as advance:
-            res = spectrum(
-                stack,
-                method,
-                dtype=tdtype,
-                device=dev,
-                progress=advance,
-                lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
-            )
+            try:
+                res = spectrum(
+                    stack,
+                    method,
+                    dtype=tdtype,
+                    device=dev,
+                    progress=advance,
+                    lanczos_options={"steps": lanczos_steps, "probes": probes, "seed": seed},
+                )
+            except FloatingPointError as e:  # e.g. relu switching off a whole layer
+                raise SpectraError(
+                    f"the Jacobian of this network has no finite log-spectrum ({e}); "
+                    "try another --seed, a larger --channels/--size or a smooth --activation"
+                ) from None
         summary = _write_outputs(
             ctx.folder, res, config, seed=seed, theory=theory, frame_future=frame_future
         )

@@ -11,8 +11,28 @@ from typing import Annotated
 
 import typer
 
-from ..errors import SpectraError
-from .common import OutOpt, QuietOpt, SeedOpt, app, command_run, echo, progress_bar
+from ..errors import (
+    SIGMA_MAX,
+    SpectraError,
+    check_choice,
+    check_int,
+    check_real,
+    check_seed,
+    check_sigma,
+)
+from .common import (
+    ForceOpt,
+    OutOpt,
+    QuietOpt,
+    SeedOpt,
+    app,
+    command_run,
+    echo,
+    parse_float_list,
+    parse_name_list,
+    progress_bar,
+)
+from .cost import check_cost, grid_cost
 
 ActOpt = Annotated[str, typer.Option("--activation", help="tanh | erf | relu | linear.")]
 
@@ -31,9 +51,17 @@ _COLUMNS = [
 
 
 def _check_activation(name: str) -> str:
-    from ..activations import get_activation
+    from ..activations import ACTIVATIONS
 
-    return get_activation(name).name
+    return check_choice("--activation", name.lower(), ACTIVATIONS)
+
+
+#: Per grid point of ``spectra phase`` (q*, c*, chi's, xi_c and the figure): measured
+#: 250 bytes and 1.6e-4 s per point between 100^2 and 600^2 points.
+PHASE_POINT_BYTES, PHASE_POINT_SECONDS = 250.0, 1e-4
+#: Per Fourier mode of ``spectra modes`` (a modes.csv row and its marker in the figure):
+#: measured 1.3 KB and 3e-5 s per row at 512^2 modes x 5 vectors.
+MODE_BYTES, MODE_SECONDS = 1.5e3, 2e-5
 
 
 @app.command()
@@ -60,8 +88,12 @@ def meanfield(
     from .. import meanfield as mf
 
     act = _check_activation(activation)
+    check_seed("--seed", seed)
     if sigma_b is None:
         raise SpectraError("--sigma-b is required")
+    check_sigma("--sigma-b", sigma_b, bias=True)
+    if sigma_w is not None:
+        check_sigma("--sigma-w", sigma_w)
     if critical and sigma_w is not None:
         raise SpectraError("give either --critical or --sigma-w, not both")
     if not critical and sigma_w is None:
@@ -92,6 +124,7 @@ def phase(
     out: OutOpt = Path("."),
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """The (sigma_w^2, sigma_b^2) phase diagram: ordered/chaotic, critical line, xi_c.
 
@@ -99,8 +132,19 @@ def phase(
     sigma_b2, ...) and phase.png. Deterministic: --seed is only recorded.
     """
     act = _check_activation(activation)
-    if not (0 < sigma_w2_min < sigma_w2_max) or not sigma_b2_max > 0:
-        raise SpectraError("need 0 < --sigma-w2-min < --sigma-w2-max and --sigma-b2-max > 0")
+    check_seed("--seed", seed)
+    top = SIGMA_MAX**2
+    check_real("--sigma-w2-min", sigma_w2_min, positive=True, maximum=top)
+    check_real("--sigma-w2-max", sigma_w2_max, positive=True, maximum=top)
+    check_real("--sigma-b2-max", sigma_b2_max, positive=True, maximum=top)
+    if not sigma_w2_min < sigma_w2_max:
+        raise SpectraError(
+            f"--sigma-w2-min {sigma_w2_min:g} must be < --sigma-w2-max {sigma_w2_max:g}"
+        )
+    check_int("--points", points, 2, None)
+    cost = grid_cost("phase grid", points**2, PHASE_POINT_BYTES, PHASE_POINT_SECONDS)
+    check_cost({"--points": points}, [cost], force)
+    check_int("--points", points, 2)
     import numpy as np
 
     from ..meanfield import critical_line, phase_grid
@@ -141,6 +185,7 @@ def modes(
     out: OutOpt = Path("."),
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Fourier-mode eigenvalues lambda_m and depth scales xi_m of variance vectors.
 
@@ -152,28 +197,39 @@ def modes(
     from .. import meanfield as mf
 
     act = _check_activation(activation)
-    if (sigma_w is None) != (sigma_b is None):
-        raise SpectraError("give both --sigma-w and --sigma-b, or neither (chi_c = 1)")
-    chi = 1.0 if sigma_w is None else mf.chi_c(sigma_w, sigma_b, act)
+    check_seed("--seed", seed)
+    check_int("--size", size, 1, None)
+    check_int("--kernel", kernel, 1)
     if kernel % 2 == 0:
         raise SpectraError(f"--kernel must be odd, got {kernel}")
-    vectors: dict = {}
-    if variance is not None:
-        try:
-            vals = np.array([float(t) for t in variance.split(",") if t.strip()])
-        except ValueError:
-            msg = f"--variance must be comma-separated numbers, got {variance!r}"
-            raise SpectraError(msg) from None
-        if vals.size == kernel**dim:
-            v = vals.reshape((kernel,) * dim)
-        else:
-            raise SpectraError(f"--variance needs {kernel**dim} values for --kernel {kernel}")
-        vectors["custom"] = v
-    else:
-        from ..kernels import variance_vector
+    check_int("--dim", dim, 1, 2)
+    if (sigma_w is None) != (sigma_b is None):
+        raise SpectraError("give both --sigma-w and --sigma-b, or neither (chi_c = 1)")
+    if sigma_w is not None:
+        check_sigma("--sigma-w", sigma_w)
+        check_sigma("--sigma-b", sigma_b, bias=True)
+    from ..kernels import INIT_NAMES, variance_vector
 
-        for name in [t.strip() for t in init.split(",") if t.strip()]:
-            vectors[name] = variance_vector(name, kernel, dim)
+    taps = kernel**dim
+    if variance is not None:
+        vals = parse_float_list(variance, "--variance", nonneg=True, maximum=1e6)
+        if len(vals) != taps:
+            raise SpectraError(
+                f"--variance needs {taps} values for --kernel {kernel} --dim {dim}, got {len(vals)}"
+            )
+        if not sum(vals) > 0:
+            raise SpectraError(f"--variance must have a positive entry, got {variance!r}")
+        names = ["custom"]
+    else:
+        names = parse_name_list(init, "--init", INIT_NAMES)
+    cost = grid_cost("modes", len(names) * size**dim, MODE_BYTES, MODE_SECONDS)
+    check_cost({"--size": size, "--dim": dim}, [cost], force)
+    check_int("--size", size, 1)
+    chi = 1.0 if sigma_w is None else mf.chi_c(sigma_w, sigma_b, act)
+    if variance is not None:
+        vectors = {"custom": np.array(vals).reshape((kernel,) * dim)}
+    else:
+        vectors = {name: variance_vector(name, kernel, dim) for name in names}
     from ..meanfield import fourier_eigenvalues, modes_frame
 
     for v in vectors.values():

@@ -7,18 +7,33 @@ from typing import Annotated
 
 import typer
 
+from ..errors import (
+    SEED_MAX,
+    SIGMA_MAX,
+    check_choice,
+    check_int,
+    check_q_star,
+    check_real,
+    check_seed,
+    check_sigma,
+)
 from .common import (
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     OutOpt,
     QuietOpt,
     SeedOpt,
     app,
     command_run,
     echo,
+    parse_float_list,
+    parse_int_list,
+    parse_name_list,
     progress_bar,
     resolve_device,
 )
+from .cost import Cost, check_cost, train_cost
 
 DataDirOpt = Annotated[
     Path | None,
@@ -81,12 +96,26 @@ def train_cmd(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "float32",
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Train one vanilla CNN; writes history.csv, checkpoint.pt, learning_curve.png.
 
     Running the same command on the same --out resumes from the last checkpoint
     (an interrupted run keeps it in .<out>.resume beside --out).
     """
+    _check_run(depth, channels, steps, batch_size, lr, momentum, seed)
+    for name, value in (("--eval-every", eval_every), ("--checkpoint-every", checkpoint_every)):
+        check_int(name, value, 1)
+    if eval_size is not None:
+        check_int("--eval-size", eval_size, 1)
+    check_int("--threads", threads, 0, MAX_THREADS)
+    _check_point(sigma_w, sigma_b, q_star)
+    sizes = {"--depth": depth, "--channels": channels, "--batch-size": batch_size}
+    sizes["--steps"] = steps
+    # before any heavy import: even on the smallest images (8 x 8) the run must fit
+    check_cost(sizes, [_train_cost(depth, channels, batch_size, steps, 8, dtype)], force)
+    for name, value in sizes.items():
+        check_int(name, value, 0 if name == "--steps" else 1)
     from ..training import TrainConfig
 
     cfg = TrainConfig(
@@ -117,6 +146,11 @@ def train_cmd(
     from ..training import check_resumable, train
 
     data = load_dataset(dataset, data_dir)
+    n_eval = len(data.y_test) if eval_size is None else min(eval_size, len(data.y_test))
+    cost = _train_cost(
+        depth, channels, batch_size, steps, data.image_size, dtype, steps // eval_every, n_eval
+    )
+    check_cost(sizes, [cost], force)
     if threads:
         import torch
 
@@ -137,6 +171,63 @@ def train_cmd(
         if len(te):
             last = te.iloc[-1]
             echo(f"step {int(last['step'])}: test accuracy {last['accuracy']:.4f}", quiet)
+
+
+#: The most torch CPU threads --threads may ask for.
+MAX_THREADS = 4096
+#: The largest base learning rate: beyond it one SGD step moves a unit-scale weight by
+#: more than 100 times its gradient, and float32 parameters overflow within a few steps.
+LR_MAX = 100.0
+
+
+def _check_run(depth, channels, steps, batch_size, lr, momentum, seed) -> None:
+    """The options every training command shares, torch-free: counts (their int64 bound
+    after the cost estimate), the learning rate, the momentum and the seed."""
+    for name, value in (("--depth", depth), ("--channels", channels), ("--batch-size", batch_size)):
+        check_int(name, value, 1, None)
+    check_int("--steps", steps, 0, None)
+    check_real("--lr", lr, positive=True, maximum=LR_MAX)
+    check_real("--momentum", momentum, nonneg=True, maximum=0.999999)
+    check_seed("--seed", seed)
+
+
+def _check_point(sigma_w, sigma_b, q_star) -> None:
+    if sigma_w is not None:
+        check_sigma("--sigma-w", sigma_w)
+    if sigma_b is not None:
+        check_sigma("--sigma-b", sigma_b, bias=True)
+    if q_star is not None:
+        check_q_star("--q-star", q_star)
+
+
+def _train_cost(depth, channels, batch, steps, side, dtype, evals=0, eval_images=0):
+    return train_cost(
+        depth=depth,
+        channels=channels,
+        batch_size=batch,
+        steps=steps,
+        image_side=side,
+        itemsize=8 if dtype == "float64" else 4,
+        evaluations=evals,
+        eval_images=eval_images,
+    )
+
+
+def _check_sweep_cost(sizes, depths, runs, channels, batch, steps, workers, force) -> None:
+    """A sweep of ``runs`` trainings per depth (on images of at least 8 x 8), ``workers`` at
+    once: their summed time must fit, and ``workers`` of the deepest at once in memory;
+    then every count within int64."""
+    costs = [_train_cost(d, channels, batch, steps, 8, "float32") for d in depths]
+    total = Cost(
+        "sweep",
+        workers * max(c.bytes for c in costs),
+        runs * sum(c.seconds for c in costs) / workers,
+    )
+    check_cost(sizes, [total], force)
+    for d in depths:
+        check_int("each --depths value", d, 1)
+    for name, value in (("--channels", channels), ("--batch-size", batch), ("--steps", steps)):
+        check_int(name, value, 1)
 
 
 def _steps_done(out: Path) -> int:
@@ -201,29 +292,42 @@ def correlate_cmd(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Jacobian conditioning at init vs training speed over inits x depths x seeds.
 
     Writes correlation.csv (one row per run), spearman.csv and correlate.png; finished
     runs are cached in OUT/jobs/ so an interrupted sweep resumes.
     """
-    from ..data import load_dataset
-    from ..errors import SpectraError, check_real
-    from ..studies import SPECTRAL_STATS, correlate_grid, correlate_job, spearman_table
-    from .common import parse_int_list
+    from ..errors import SpectraError
 
-    if statistic not in SPECTRAL_STATS:
-        raise SpectraError(f"unknown --statistic {statistic!r}; choose {', '.join(SPECTRAL_STATS)}")
-    if not 0 < target <= 1:
-        raise SpectraError(f"--target must be in (0, 1], got {target}")
+    depth_list = parse_int_list(depths, "--depths", 1, None)
+    _check_run(max(depth_list), channels, steps, batch_size, lr, momentum, seed)
+    seed_list = parse_int_list(seeds, "--seeds", minimum=0, maximum=SEED_MAX)
+    check_int("--window", window, 1)
+    check_int("--workers", workers, 1, MAX_THREADS)
+    check_real("--target", target, positive=True, maximum=1.0)
     if q_star is not None:
-        check_real("--q-star", q_star, positive=True)
+        check_q_star("--q-star", q_star)
+    sizes = {"--depths": depths, "--channels": channels, "--batch-size": batch_size}
+    sizes.update({"--steps": steps, "--seeds": seeds})
+    _check_sweep_cost(
+        sizes, depth_list, len(seed_list), channels, batch_size, steps, workers, force
+    )
+    from ..data import load_dataset
+    from ..kernels import INIT_NAMES
+    from ..studies import SPECTRAL_STATS, correlate_grid, correlate_job, spearman_table
+
+    init_list = parse_name_list(inits, "--inits", INIT_NAMES)
+    runs = len(init_list) * len(seed_list)
+    _check_sweep_cost(sizes, depth_list, runs, channels, batch_size, steps, workers, force)
+    check_choice("--statistic", statistic, SPECTRAL_STATS)
     if resolve_device(device) != "cpu":
         raise SpectraError("correlate runs its jobs on the CPU; use --device cpu")
     configs = correlate_grid(
-        [s.strip() for s in inits.split(",") if s.strip()],
-        parse_int_list(depths, "--depths"),
-        parse_int_list(seeds, "--seeds", minimum=0),
+        init_list,
+        depth_list,
+        seed_list,
         seed=seed,
         q_star=q_star,
         data_dir=data_dir,
@@ -238,6 +342,11 @@ def correlate_cmd(
         batch_size=batch_size,
         lr_scaling=lr_scaling,
     )
+    if len(configs) < 3:
+        raise SpectraError(
+            f"--inits x --depths x --seeds give {len(configs)} runs; a rank correlation "
+            "needs at least 3"
+        )
     load_dataset(dataset, data_dir)  # fail fast, before any file is written
     from ..tables import write_csv
 
@@ -287,6 +396,7 @@ def trainability_cmd(
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """The paper's Fig 2: accuracy after K steps over (sigma_w^2, depth), with c*xi_c.
 
@@ -294,18 +404,22 @@ def trainability_cmd(
     """
     import pandas as pd
 
-    from ..data import load_dataset
-    from ..errors import SpectraError, check_real
-    from ..studies import fit_depth_scale, trainability_grid, trainability_job, xi_c_curve
-    from .common import parse_float_list, parse_int_list
+    from ..errors import SpectraError
 
-    sw2 = parse_float_list(sigma_w2, "--sigma-w2")
-    if min(sw2) <= 0:
-        raise SpectraError(f"--sigma-w2 values must be > 0, got {sigma_w2!r}")
-    check_real("--sigma-b", sigma_b, nonneg=True)
+    top = SIGMA_MAX**2
+    sw2 = parse_float_list(sigma_w2, "--sigma-w2", positive=True, maximum=top)
+    check_sigma("--sigma-b", sigma_b, bias=True)
+    depth_list = parse_int_list(depths, "--depths", 1, None)
+    _check_run(max(depth_list), channels, steps, batch_size, lr, momentum, seed)
+    check_int("--workers", workers, 1, MAX_THREADS)
+    sizes = {"--depths": depths, "--sigma-w2": sigma_w2, "--channels": channels}
+    sizes.update({"--batch-size": batch_size, "--steps": steps})
+    _check_sweep_cost(sizes, depth_list, len(sw2), channels, batch_size, steps, workers, force)
+    from ..data import load_dataset
+    from ..studies import fit_depth_scale, trainability_grid, trainability_job, xi_c_curve
+
     if resolve_device(device) != "cpu":
         raise SpectraError("trainability runs its jobs on the CPU; use --device cpu")
-    depth_list = parse_int_list(depths, "--depths")
     configs = trainability_grid(
         sw2,
         depth_list,

@@ -12,10 +12,11 @@ from typing import Annotated
 
 import typer
 
-from ..errors import SpectraError
+from ..errors import check_int, check_seed
 from .common import (
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     OutOpt,
     QuietOpt,
     SeedOpt,
@@ -27,6 +28,7 @@ from .common import (
     resolve_device,
     resolve_dtype,
 )
+from .cost import check_cost, weights_cost
 
 
 @app.command()
@@ -45,6 +47,7 @@ def weights(
     dtype: DtypeOpt = "float64",
     out: OutOpt = Path("."),
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Singular values of random conv vs dense matrices (Fig S4) with the quarter circle.
 
@@ -55,8 +58,16 @@ def weights(
     Writes singular_values.csv, theory.csv, ks.csv (KS distance to the law), weights.png.
     """
     chans = parse_int_list(channels, "--channels")
-    if seeds < 1:
-        raise SpectraError(f"--seeds must be >= 1, got {seeds}")
+    check_int("--dim", dim, 1, 2)
+    check_int("--size", size, 1)
+    check_int("--kernel", kernel, 1)
+    check_int("--seeds", seeds, 1, None)
+    check_seed("--seed", seed)
+    cost = weights_cost(chans, size, kernel, dim, seeds)
+    check_cost(
+        {"--channels": channels, "--size": size, "--dim": dim, "--seeds": seeds}, [cost], force
+    )
+    check_seed("--seed", seed, count=check_int("--seeds", seeds, 1))
     torch_dtype = resolve_dtype(dtype)
     dev = resolve_device(device)
     import torch

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..activations import Activation, get_activation
-from ..errors import SpectraError, check_real
+from ..errors import SpectraError, check_q_star, check_sigma
 from ._maps import (
     _XTOL,
     _check_ws,
@@ -98,7 +98,7 @@ def critical_point(q_star: float, activation="tanh") -> tuple[float, float]:
     the latter computed without cancellation. Raises :class:`SpectraError` if q* <= 0 or
     not finite, or if sigma_b^2 would be negative (no critical point with that q*).
     """
-    q = check_real("q_star", q_star, positive=True)
+    q = check_q_star("q_star", q_star)
     act = get_activation(activation)
     mu1 = float(_mu1(q, act))
     if not mu1 > 0.0:
@@ -140,7 +140,7 @@ def critical_sigma_w(sigma_b: float, activation="tanh") -> float:
 
     At sigma_b = 0 this is 1/|phi'(0)| (tanh: 1, q* = 0). the theory page's Table 1 is met to 1e-7.
     """
-    sigma_b = check_real("sigma_b", sigma_b, nonneg=True)
+    sigma_b = check_sigma("sigma_b", sigma_b, bias=True)
     act = get_activation(activation)
     if sigma_b == 0.0:
         d0 = abs(float(act.dphi(np.zeros(1))[0]))
@@ -185,11 +185,11 @@ def operating_point(
     if sigma_w is not None:
         raise SpectraError("sigma_w given without sigma_b; give both (or only sigma_b)")
     if sigma_b is not None:
-        sb = check_real("sigma_b", sigma_b, nonneg=True)
+        sb = check_sigma("sigma_b", sigma_b, bias=True)
         if sb == 0.0:
             return float(critical_sigma_w(0.0, act)), 0.0, 0.0
         q = _critical_q(sb, act)
         return math.sqrt(1.0 / float(_mu1(q, act))), float(sb), float(q)
-    q = 1.0 / depth if q_star is None else check_real("q_star", q_star, positive=True)
+    q = 1.0 / depth if q_star is None else check_q_star("q_star", q_star)
     sw, sb = critical_point(q, act)
     return float(sw), float(sb), float(q)

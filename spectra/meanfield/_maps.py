@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..activations import Activation, get_activation
-from ..errors import SpectraError, check_real
+from ..errors import SpectraError, check_sigma
 from ..quadrature import gauss_nodes
 
 _XTOL = 1e-15
@@ -41,8 +41,8 @@ _CRIT_TOL = 1e-12  # chi_1 <= 1 + this counts as critical/ordered (rounding on t
 # --------------------------------------------------------------------------- validation
 def _check_ws(sigma_w, sigma_b) -> tuple[float, float]:
     return (
-        check_real("sigma_w", sigma_w, positive=True),
-        check_real("sigma_b", sigma_b, nonneg=True),
+        check_sigma("sigma_w", sigma_w),
+        check_sigma("sigma_b", sigma_b, bias=True),
     )
 
 

@@ -84,3 +84,30 @@ def test_bad_device_and_int_list():
             assert "--channels" in str(e)
         else:
             raise AssertionError(bad)
+
+
+def test_lists_refuse_empty_items_and_out_of_range_values():
+    import pytest
+
+    from spectra.cli.common import parse_float_list, parse_name_list
+
+    assert parse_int_list(" 2, 4 ", "--depths") == [2, 4]
+    assert parse_float_list("0.5,1", "--sigma-w2", positive=True) == [0.5, 1.0]
+    assert parse_name_list("gs0,gs4", "--init", ["gs0", "gs4"]) == ["gs0", "gs4"]
+    bad = [
+        (lambda: parse_int_list("2,,4", "--depths"), "--depths has an empty item in '2,,4'"),
+        (lambda: parse_int_list("2,", "--depths"), "empty item"),
+        (lambda: parse_int_list("", "--depths"), "must list at least one"),
+        (lambda: parse_int_list("1e3", "--depths"), "comma-separated list of integers"),
+        (lambda: parse_int_list("0", "--depths"), "each --depths value must be >= 1"),
+        (lambda: parse_int_list("9" * 30, "--depths"), "in 1..9223372036854775807"),
+        (lambda: parse_float_list("1,nan", "--sigma-w2"), "finite"),
+        (lambda: parse_float_list("1,1e400", "--sigma-w2"), "finite"),
+        (lambda: parse_name_list(",,,", "--init", ["gs0"]), "empty item"),
+        (lambda: parse_name_list("gs0,gs0", "--init", ["gs0"]), "more than once"),
+        (lambda: parse_name_list("gs9", "--init", ["gs0"]), "unknown --init 'gs9'"),
+    ]
+    for call, text in bad:
+        with pytest.raises(SpectraError) as e:
+            call()
+        assert text in str(e.value) and "\n" not in str(e.value)

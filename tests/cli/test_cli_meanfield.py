@@ -69,12 +69,12 @@ def test_meanfield_point_matches_library(tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--sigma-w", "0", "--sigma-b", "0.1"], "sigma_w must be > 0"),
-        (["--sigma-w", "-1", "--sigma-b", "0.1"], "sigma_w must be > 0"),
+        (["--sigma-w", "0", "--sigma-b", "0.1"], "--sigma-w must be > 0"),
+        (["--sigma-w", "-1", "--sigma-b", "0.1"], "--sigma-w must be > 0"),
         (["--sigma-w", "nan", "--sigma-b", "0.1"], "finite"),
         (["--sigma-w", "1", "--sigma-b", "nan"], "finite"),
-        (["--sigma-w", "1", "--sigma-b", "-0.1"], "sigma_b must be >= 0"),
-        (["--sigma-w", "1", "--sigma-b", "0.1", "--activation", "swish"], "unknown activation"),
+        (["--sigma-w", "1", "--sigma-b", "-0.1"], "--sigma-b must be >= 0"),
+        (["--sigma-w", "1", "--sigma-b", "0.1", "--activation", "swish"], "unknown --activation"),
         (["--sigma-b", "0.1"], "--critical"),
         (["--sigma-w", "1"], "--sigma-b"),
         (["--critical", "--sigma-w", "1", "--sigma-b", "0.1"], "not both"),

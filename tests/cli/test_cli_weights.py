@@ -72,7 +72,7 @@ def test_prints_ks_table(tmp_path):
         (["--seeds", "0"], "--seeds"),
         (["--dtype", "float16"], "dtype"),
         (["--device", "tpu"], "device"),
-        (["--dim", "2", "--size", "200"], "exceeds"),
+        (["--dim", "2", "--size", "200"], "refused before starting"),
         (["--bogus"], "bogus"),
     ],
 )

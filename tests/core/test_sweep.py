@@ -100,7 +100,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
             "--dataset",
             "digits",
             "--depths",
-            "2",
+            "2,3,4",
             "--inits",
             "orth",
             "--steps",
