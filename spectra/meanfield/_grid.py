@@ -122,7 +122,8 @@ def _solve_q(a: np.ndarray, b: np.ndarray, act, phi0: float) -> np.ndarray:
                 zz = zero[j]
                 gq = g[zz] / q[j][zz]
                 dgq = (sw2[j][zz] * fp[zz] - 1.0) / q[j][zz] - gq / q[j][zz]
-                step_z = gq / dgq
+                # a flat g/q (a linear net at sigma_w^2 = 1: every q is fixed) takes no step
+                step_z = np.where(dgq != 0.0, gq / np.where(dgq != 0.0, dgq, 1.0), 0.0)
             gp = sw2[j] * fp - 1.0
             step = np.where(gp != 0.0, g / np.where(gp != 0.0, gp, 1.0), 0.0)
             if zero[j].any():

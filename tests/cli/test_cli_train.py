@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 import spectra.cli.train as cli_train
 from spectra.cli import app
+from spectra.errors import SpectraError
 
 TINY = [
     "train",
@@ -210,11 +212,24 @@ def test_correlate_fixed_q_star(tmp_path):
         assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
 
 
-def test_failures_inside_the_run_leave_nothing(tmp_path):
-    """A diverging run and a sweep whose job refuses its init fail after the output
-    protocol started: the resume state they created is removed with the staging."""
-    res = CliRunner().invoke(app, [*TINY, "--lr", "1e38", "--out", str(tmp_path / "d")])
+def test_failures_inside_the_run_leave_nothing(tmp_path, monkeypatch):
+    """A run that diverges mid-way and a sweep whose job refuses its init fail after the
+    output protocol started: the resume state they created is removed with the staging.
+    (--lr is bounded up front, so divergence is simulated: the loop raises after writing a
+    checkpoint, as the real divergence check does.)"""
+    import spectra.training as training
+
+    real = training.train
+
+    def diverging(cfg, folder, **kw):
+        real(dataclasses.replace(cfg, steps=7), folder, **kw)
+        assert (folder / "checkpoint.pt").exists()  # the failure comes after real state
+        raise SpectraError("training diverged at step 8 (simulated)")
+
+    monkeypatch.setattr(training, "train", diverging)
+    res = CliRunner().invoke(app, [*TINY, "--out", str(tmp_path / "d")])
     assert res.exit_code == 2 and "diverged" in res.stderr, res.output
+    monkeypatch.setattr(training, "train", real)
     sweep = ["correlate", "--inits", "gaussian,bogus", "--depths", "2", "--steps", "2", "-q"]
     res = CliRunner().invoke(app, [*sweep, "--out", str(tmp_path / "c")])
     assert res.exit_code == 2 and "bogus" in res.stderr, res.output

@@ -68,3 +68,17 @@ def test_bad_grid():
         phase_grid(np.array([0.0, 1.0]), np.array([0.1]))
     with pytest.raises(SpectraError):
         phase_grid(np.array([1.0]), np.array([np.nan]))
+
+
+def test_linear_grid_through_the_marginal_point_raises_no_warning():
+    # sigma_w^2 = 1, sigma_b^2 = 0 for a linear net: every q is a fixed point, so the Newton
+    # polish sees g/q = 0 with a zero slope. It must take no step (no 0/0 warning) and give
+    # finite values, with the sigma_b > 0 points of that column divergent (q grows by sb2).
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = phase_grid(np.linspace(0.1, 1.0, 4), np.linspace(0.0, 1.0, 4), "linear")
+    edge = df[df["sigma_w2"] == 1.0]
+    assert np.isfinite(edge["q_star"].iloc[0])
+    assert (edge["phase"].iloc[1:] == "divergent").all()
