@@ -29,13 +29,28 @@ def theory_log10_s(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _title(row: dict) -> str:
-    return (
-        f"{row.get('init')} {row.get('activation')}, L={row.get('depth')}, "
-        f"c={row.get('channels')}, n={row.get('size')}, method={row.get('method')}\n"
-        f"sigma_w={row.get('sigma_w'):.6g}, sigma_b={row.get('sigma_b'):.3g}, "
-        f"KS(bulk)={row.get('ks', float('nan')):.3g}, "
-        f"KS(all)={row.get('ks_all', float('nan')):.3g}, outliers={row.get('n_outliers', 0)}"
+    """Two title lines from a summary row; fields that are missing or NaN (a user's model has
+    no sigma_w, no theory KS) are left out rather than printed as nan."""
+
+    def known(v) -> bool:
+        return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+    def join(fields) -> str:
+        return ", ".join(f"{k}={fmt(row[c])}" for k, c, fmt in fields if known(row.get(c)))
+
+    g = "{:.6g}".format
+    first = join([("L", "depth", str), ("c", "channels", str), ("n", "size", str)])
+    first = f"{row.get('init')} {row.get('activation')}, {first}, method={row.get('method')}"
+    second = join(
+        [
+            ("sigma_w", "sigma_w", g),
+            ("sigma_b", "sigma_b", "{:.3g}".format),
+            ("KS(bulk)", "ks", "{:.3g}".format),
+            ("KS(all)", "ks_all", "{:.3g}".format),
+            ("outliers", "n_outliers", str),
+        ]
     )
+    return f"{first}\n{second}" if second else first
 
 
 def _overlay(ax, frame) -> None:
