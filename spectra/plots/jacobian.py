@@ -95,8 +95,16 @@ def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
     ax, bx = fig.subplots(1, 2)
     pal = sns.color_palette("colorblind")
     ls = np.sort(sv["log_singular_value"].to_numpy())
-    k = int(row.get("n_outliers", 0) or 0)
+    zeros = int(np.sum(~np.isfinite(ls)))  # exact zeros (ln s = -inf): counted, not drawn
+    ls = ls[np.isfinite(ls)]
+    k = min(max(int(row.get("n_outliers", 0) or 0) - zeros, 0), max(ls.size - 1, 0))
     bulk, outl = ls[k:], ls[:k]
+    title = _title(row) + (f"\n{zeros} exact zero(s), not drawn" if zeros else "")
+    if bulk.size == 0:
+        for a in (ax, bx):
+            a.text(0.5, 0.5, "every singular value is 0", ha="center", transform=a.transAxes)
+        fig.suptitle(title, fontsize=9)
+        return fig
     span = (ls[-1] - ls[0]) / _LN10
     if np.ptp(bulk) < 1e-9:
         ax.axvline(math.exp(bulk[0]), color=pal[0], lw=3, label="empirical")
@@ -127,7 +135,7 @@ def jacobian_figure(sv: pd.DataFrame, frame: pd.DataFrame | None, row: dict):
     ax.set_ylabel("density per unit ln s")
     ax.legend(fontsize=7)
     _cdf_panel(bx, bulk, frame, row, pal)
-    fig.suptitle(_title(row), fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -17,3 +17,20 @@ def test_title_leaves_out_unknown_fields_and_keeps_known_ones():
     stack = {**model, "sigma_w": 1.0038, "sigma_b": 0.00028, "ks": 0.0271, "n_outliers": 1}
     title = _title(stack)
     assert "sigma_w=1.0038" in title and "KS(bulk)=0.0271" in title and "outliers=1" in title
+
+
+def test_figure_with_exact_zero_singular_values_draws_the_rest():
+    # a ReLU net can have exact zeros (ln s = -inf in singular_values.csv): they are counted
+    # in the title and left out of the histogram, whose bins need finite values
+    import numpy as np
+    import pandas as pd
+
+    from spectra.plots.jacobian import jacobian_figure
+
+    ls = np.array([-np.inf, -np.inf, -30.0, -2.0, -0.1, 0.0, 0.2])
+    row = {"init": "orth", "activation": "relu", "depth": 2, "method": "forward"}
+    fig = jacobian_figure(pd.DataFrame({"log_singular_value": ls}), None, {**row, "n_outliers": 0})
+    assert "2 exact zero(s)" in fig._suptitle.get_text()
+    only_zeros = pd.DataFrame({"log_singular_value": [-np.inf] * 3})
+    fig = jacobian_figure(only_zeros, None, row)
+    assert "3 exact zero(s)" in fig._suptitle.get_text()
