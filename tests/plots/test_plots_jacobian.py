@@ -1,10 +1,19 @@
-"""Titles of ``jacobian.png`` (spectra.plots.jacobian)."""
+"""``jacobian.png`` (spectra.plots.jacobian.jacobian_figure): its title and odd spectra."""
 
 from __future__ import annotations
 
 import math
 
-from spectra.plots.jacobian import _title
+import numpy as np
+import pandas as pd
+
+from spectra.plots.jacobian import jacobian_figure
+
+LOG_S = pd.DataFrame({"log_singular_value": np.log([0.5, 0.8, 0.9, 1.0, 1.1, 1.2])})
+
+
+def _title(row: dict, sv: pd.DataFrame = LOG_S) -> str:
+    return jacobian_figure(sv, None, row)._suptitle.get_text()
 
 
 def test_title_leaves_out_unknown_fields_and_keeps_known_ones():
@@ -22,15 +31,9 @@ def test_title_leaves_out_unknown_fields_and_keeps_known_ones():
 def test_figure_with_exact_zero_singular_values_draws_the_rest():
     # a ReLU net can have exact zeros (ln s = -inf in singular_values.csv): they are counted
     # in the title and left out of the histogram, whose bins need finite values
-    import numpy as np
-    import pandas as pd
-
-    from spectra.plots.jacobian import jacobian_figure
-
     ls = np.array([-np.inf, -np.inf, -30.0, -2.0, -0.1, 0.0, 0.2])
     row = {"init": "orth", "activation": "relu", "depth": 2, "method": "forward"}
-    fig = jacobian_figure(pd.DataFrame({"log_singular_value": ls}), None, {**row, "n_outliers": 0})
-    assert "2 exact zero(s)" in fig._suptitle.get_text()
+    sv = pd.DataFrame({"log_singular_value": ls})
+    assert "2 exact zero(s)" in _title({**row, "n_outliers": 0}, sv)
     only_zeros = pd.DataFrame({"log_singular_value": [-np.inf] * 3})
-    fig = jacobian_figure(only_zeros, None, row)
-    assert "3 exact zero(s)" in fig._suptitle.get_text()
+    assert "3 exact zero(s)" in _title(row, only_zeros)
