@@ -19,7 +19,15 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from ..errors import INT_MAX, SpectraError, check_choice, check_int, check_real
+from ..errors import (
+    INT_MAX,
+    SpectraError,
+    check_choice,
+    check_int,
+    check_q_star,
+    check_real,
+    check_sigma,
+)
 from ..outputs import atomic_output
 from ..tables import run_metadata, write_run_json
 from ._output import Terminated, handle_signals, interrupt_line
@@ -34,6 +42,7 @@ __all__ = [
     "OutOpt",
     "resolve_device",
     "resolve_dtype",
+    "check_operating_point",
     "command_run",
     "RunContext",
     "progress_bar",
@@ -153,6 +162,16 @@ def _convert(items: list[str], name: str, convert, what: str, text: str) -> list
         raise SpectraError(
             f"{name} must be a comma-separated list of {what}, got {_short(text)}"
         ) from None
+
+
+def check_operating_point(sigma_w, sigma_b, q_star) -> None:
+    """The operating-point options that were given (None: not given), in their ranges."""
+    if sigma_w is not None:
+        check_sigma("--sigma-w", sigma_w)
+    if sigma_b is not None:
+        check_sigma("--sigma-b", sigma_b, bias=True)
+    if q_star is not None:
+        check_q_star("--q-star", q_star)
 
 
 def parse_int_list(

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import SpectraError, check_choice, check_int, check_q_star, check_seed, check_sigma
+from ..errors import SpectraError, check_choice, check_int, check_seed
 from .common import (
     DeviceOpt,
     DtypeOpt,
@@ -21,6 +21,7 @@ from .common import (
     QuietOpt,
     SeedOpt,
     app,
+    check_operating_point,
     command_run,
     echo,
     progress_bar,
@@ -174,12 +175,7 @@ def jacobian(
         )
     init = init or "orth"
     _validate(depth, channels, size, kernel, dim, lanczos_steps, probes, seed)
-    if sigma_w is not None:
-        check_sigma("--sigma-w", sigma_w)
-    if sigma_b is not None:
-        check_sigma("--sigma-b", sigma_b, bias=True)
-    if q_star is not None:
-        check_q_star("--q-star", q_star)
+    check_operating_point(sigma_w, sigma_b, q_star)
     itemsize = 8 if dtype == "float64" else 4
     sizes = (depth, channels, size, kernel, dim, lanczos_steps, probes, itemsize)
     # before any heavy import: the cheapest route this --method may take must fit

@@ -25,6 +25,7 @@ from .common import (
     QuietOpt,
     SeedOpt,
     app,
+    check_operating_point,
     command_run,
     echo,
     parse_float_list,
@@ -109,7 +110,7 @@ def train_cmd(
     if eval_size is not None:
         check_int("--eval-size", eval_size, 1)
     check_int("--threads", threads, 0, MAX_THREADS)
-    _check_point(sigma_w, sigma_b, q_star)
+    check_operating_point(sigma_w, sigma_b, q_star)
     sizes = {"--depth": depth, "--channels": channels, "--batch-size": batch_size}
     sizes["--steps"] = steps
     # before any heavy import: even on the smallest images (8 x 8) the run must fit
@@ -189,15 +190,6 @@ def _check_run(depth, channels, steps, batch_size, lr, momentum, seed) -> None:
     check_real("--lr", lr, positive=True, maximum=LR_MAX)
     check_real("--momentum", momentum, nonneg=True, maximum=0.999999)
     check_seed("--seed", seed)
-
-
-def _check_point(sigma_w, sigma_b, q_star) -> None:
-    if sigma_w is not None:
-        check_sigma("--sigma-w", sigma_w)
-    if sigma_b is not None:
-        check_sigma("--sigma-b", sigma_b, bias=True)
-    if q_star is not None:
-        check_q_star("--q-star", q_star)
 
 
 def _train_cost(depth, channels, batch, steps, side, dtype, evals=0, eval_images=0):
